@@ -43,39 +43,85 @@ def conv_output_shape(x_shape, w_shape, conv_param, where="conv_forward"):
 
 
 def im2col(x, HH, WW, stride, pad):
-    """Copy every receptive field of ``x`` into a column.
+    """Copy every receptive field of ``x`` into a column, channel-major.
 
-    x: (N, C, H, W) -> cols: (N, C*HH*WW, H_out*W_out), rows ordered (c, i, j) like
-    ``w.reshape(F, -1)`` so that ``w.reshape(F, -1) @ cols[n]`` is the convolution.
+    x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).  Rows are ordered (c, i, j) like
+    ``w.reshape(F, -1)``, columns (n, h, w), so ``w.reshape(F, -1) @ cols`` is the whole
+    batch's convolution in one product, laid out (F, N, H_out, W_out).
     """
     N, C, H, W = x.shape
     p = pad // 2
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x  # (N, C, H+pad, W+pad)
+    xp = np.zeros((C, N, H + pad, W + pad), dtype=x.dtype)
+    xp[:, :, p : p + H, p : p + W] = x.transpose(1, 0, 2, 3)
     windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    H_out, W_out = windows.shape[2:4]  # windows: (N, C, H_out, W_out, HH, WW), a view
-    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=x.dtype)
-    cols[...] = windows.transpose(0, 1, 4, 5, 2, 3)  # one strided copy, innermost W_out
-    return cols.reshape(N, C * HH * WW, H_out * W_out)
+    H_out, W_out = windows.shape[2:4]  # windows: (C, N, H_out, W_out, HH, WW), a view
+    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
+    cols[...] = windows.transpose(0, 4, 5, 1, 2, 3)  # one strided copy, innermost W_out
+    return cols.reshape(C * HH * WW, N * H_out * W_out)
 
 
 def col2im(dcols, x_shape, HH, WW, stride, pad):
     """Adjoint of :func:`im2col`: sum the column gradients back onto the image.
 
-    dcols: (N, C*HH*WW, H_out*W_out) -> dx: (N, C, H, W).  One strided slice addition per
-    kernel offset (HH*WW of them), each covering the whole batch.
+    dcols: (C*HH*WW, N*H_out*W_out) -> dx: (N, C, H, W) (a transposed view of a
+    channel-major array).  One strided slice addition per kernel offset (HH*WW of them),
+    each covering the whole batch.
     """
     N, C, H, W = x_shape
     Hp, Wp = H + pad, W + pad
     H_out = 1 + (Hp - HH) // stride
     W_out = 1 + (Wp - WW) // stride
-    d6 = dcols.reshape(N, C, HH, WW, H_out, W_out)
-    dxp = np.zeros((N, C, Hp, Wp), dtype=dcols.dtype)
+    d6 = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dxp = np.zeros((C, N, Hp, Wp), dtype=dcols.dtype)
     for i in range(HH):
         rows = slice(i, i + stride * H_out, stride)
         for j in range(WW):
-            dxp[:, :, rows, j : j + stride * W_out : stride] += d6[:, :, i, j]
+            dxp[:, :, rows, j : j + stride * W_out : stride] += d6[:, i, j]
     p = pad // 2
-    return dxp[:, :, p : p + H, p : p + W] if p else dxp
+    return dxp[:, :, p : p + H, p : p + W].transpose(1, 0, 2, 3)
+
+
+def _check_conv_inputs(where, x, w, conv_param):
+    check_array(where, "x", x, ndim=4)
+    check_array(where, "w", w, ndim=4)
+    return conv_output_shape(x.shape, w.shape, conv_param, where)
+
+
+def conv_forward_cn(x, w, conv_param):
+    """Bias-free convolution in channel-major layout, for layers that fuse what follows.
+
+    x: (N, C, H, W), w: (F, C, HH, WW) -> out: (F, N, H_out, W_out) and a cache for
+    :func:`conv_backward_cn`.  Channel-major is the natural layout of the product
+    ``W_mat @ cols``; returning it avoids a transpose of the largest activation.
+    """
+    stride, pad, H_out, W_out = _check_conv_inputs("conv_forward", x, w, conv_param)
+    N = x.shape[0]
+    F, C, HH, WW = w.shape
+    dtype = np.result_type(x, w)
+    cols = im2col(x.astype(dtype, copy=False), HH, WW, stride, pad)  # (C*HH*WW, N*H_out*W_out)
+    w_mat = w.reshape(F, C * HH * WW).astype(dtype, copy=False)
+    out = w_mat @ cols  # (F, N*H_out*W_out)
+    return out.reshape(F, N, H_out, W_out), (x.shape, w.shape, w_mat, cols, stride, pad)
+
+
+def conv_backward_cn(dout_cn, cache, compute_dx=True):
+    """Backward pass of :func:`conv_forward_cn`.
+
+    dout_cn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW)).
+    """
+    x_shape, w_shape, w_mat, cols, stride, pad = cache
+    F, K = w_mat.shape
+    P = cols.shape[1]
+    if dout_cn.ndim != 4 or dout_cn.shape[0] != F or dout_cn[0].size != P:
+        raise ValueError(f"conv_backward: upstream gradient has shape {dout_cn.shape}, the forward "
+                         f"output had {F} channels of {P} values")
+    d = np.ascontiguousarray(dout_cn, dtype=w_mat.dtype).reshape(F, P)
+    dw = (d @ cols.T).reshape(w_shape)  # (F, K): the transposed operand costs no copy in BLAS
+    dx = None
+    if compute_dx:
+        _, _, HH, WW = w_shape
+        dx = col2im(w_mat.T @ d, x_shape, HH, WW, stride, pad)  # (K, N*P) -> (N, C, H, W)
+    return dx, dw
 
 
 def conv_forward(x, w, b, conv_param):
@@ -88,24 +134,17 @@ def conv_forward(x, w, b, conv_param):
     - conv_param: {'stride': s >= 1, 'pad': total zero padding (even)}
 
     Returns (out, cache):
-    - out: (N, F, H_out, W_out), H_out = 1 + (H + pad - HH) / stride, likewise W_out
-    - cache: (x_shape, w, cols, stride, pad) for :func:`conv_backward`
+    - out: (N, F, H_out, W_out), H_out = 1 + (H + pad - HH) / stride, likewise W_out.
+      It is a transposed view of a channel-major (F, N, H_out, W_out) array.
+    - cache: for :func:`conv_backward`
     """
-    check_array("conv_forward", "x", x, ndim=4)
-    check_array("conv_forward", "w", w, ndim=4)
     check_array("conv_forward", "b", b, ndim=1)
-    stride, pad, H_out, W_out = conv_output_shape(x.shape, w.shape, conv_param)
-    N = x.shape[0]
-    F, C, HH, WW = w.shape
+    out_cn, cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out)
+    F = w.shape[0]
     if b.shape != (F,):
         raise ValueError(f"conv_forward: b has shape {b.shape}, expected ({F},) for {F} filters")
-    dtype = np.result_type(x, w, b)
-    cols = im2col(x.astype(dtype, copy=False), HH, WW, stride, pad)  # (N, C*HH*WW, H_out*W_out)
-    w_mat = w.reshape(F, C * HH * WW).astype(dtype, copy=False)
-    out = np.matmul(w_mat, cols)  # (N, F, H_out*W_out)
-    out += b.astype(dtype, copy=False)[:, None]
-    cache = (x.shape, w_mat, cols, stride, pad, w.shape)
-    return out.reshape(N, F, H_out, W_out), cache
+    out_cn += b.astype(out_cn.dtype, copy=False)[:, None, None, None]
+    return out_cn.transpose(1, 0, 2, 3), cache
 
 
 def conv_backward(dout, cache, compute_dx=True):
@@ -119,20 +158,7 @@ def conv_backward(dout, cache, compute_dx=True):
 
     Returns (dx, dw, db): (N, C, H, W), (F, C, HH, WW), (F,).
     """
-    x_shape, w_mat, cols, stride, pad, w_shape = cache
-    N, K, P = cols.shape
-    F = w_mat.shape[0]
     check_array("conv_backward", "dout", dout, ndim=4)
-    if dout.shape[:2] != (N, F) or dout.shape[2] * dout.shape[3] != P:
-        raise ValueError(f"conv_backward: dout has shape {dout.shape}, the forward output was "
-                         f"({N}, {F}, H_out, W_out) with H_out*W_out = {P}")
-    d = np.ascontiguousarray(dout, dtype=w_mat.dtype).reshape(N, F, P)
-    db = d.sum(axis=(0, 2))
-    # dw = sum_n d[n] @ cols[n].T, as one product over the stacked (N*P) axis.
-    dw = np.matmul(d, cols.transpose(0, 2, 1)).sum(axis=0)  # (F, K)
-    dx = None
-    if compute_dx:
-        dcols = np.matmul(w_mat.T, d)  # (N, K, P)
-        _, _, HH, WW = w_shape
-        dx = col2im(dcols, x_shape, HH, WW, stride, pad)
-    return dx, dw.reshape(w_shape), db
+    dout_cn = dout.transpose(1, 0, 2, 3)  # (F, N, H_out, W_out)
+    dx, dw = conv_backward_cn(dout_cn, cache, compute_dx)
+    return dx, dw, dout_cn.sum(axis=(1, 2, 3))

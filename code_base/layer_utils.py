@@ -1,5 +1,7 @@
 """Sandwich layers: common chains of layers as one forward/backward pair."""
 
+from ._checks import check_array
+from .conv import conv_backward_cn, conv_forward_cn
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward,
                      max_pool_backward, max_pool_forward, relu_backward, relu_forward)
 
@@ -31,16 +33,31 @@ def conv_relu_backward(dout, cache, compute_dx=True):
 
 
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
-    """conv -> ReLU -> max pool.  x (N, C, H, W) -> out (N, F, H_pool, W_pool)."""
-    a, conv_cache = conv_forward(x, w, b, conv_param)
-    s, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward(s, pool_param)
-    return out, (conv_cache, relu_cache, pool_cache)
+    """conv -> ReLU -> max pool.  x (N, C, H, W) -> out (N, F, H_pool, W_pool).
+
+    Computed in the cheaper, exactly equal order pool -> bias -> ReLU: a max over a window
+    commutes with adding the channel's bias and with the ReLU (both are non-decreasing), so
+    bias and ReLU touch a quarter of the values for a 2x2 pool.  The first maximum of each
+    window is also unchanged, so the backward pass routes gradients to the same inputs.
+    """
+    check_array("conv_relu_pool_forward", "b", b, ndim=1)
+    if b.shape != (w.shape[0],):
+        raise ValueError(f"conv_relu_pool_forward: b has shape {b.shape}, expected ({w.shape[0]},)")
+    conv_cn, conv_cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out), no bias
+    pooled, pool_cache = max_pool_forward(conv_cn, pool_param)  # (F, N, H_pool, W_pool)
+    # Not in place: the pool cache holds ``pooled`` to find each window's maximum.
+    out, relu_cache = relu_forward(pooled + b.astype(pooled.dtype, copy=False)[:, None, None, None])
+    return out.transpose(1, 0, 2, 3), (conv_cache, pool_cache, relu_cache)
 
 
 def conv_relu_pool_backward(dout, cache, compute_dx=True):
-    """Backward pass of :func:`conv_relu_pool_forward`; returns (dx, dw, db)."""
-    conv_cache, relu_cache, pool_cache = cache
-    ds = max_pool_backward(dout, pool_cache)
-    da = relu_backward(ds, relu_cache)
-    return conv_backward(da, conv_cache, compute_dx=compute_dx)
+    """Backward pass of :func:`conv_relu_pool_forward`; returns (dx, dw, db).
+
+    dout: (N, F, H_pool, W_pool).  ``compute_dx=False`` returns dx=None (first layer).
+    """
+    conv_cache, pool_cache, relu_cache = cache
+    dpooled = relu_backward(dout.transpose(1, 0, 2, 3), relu_cache)  # (F, N, H_pool, W_pool)
+    db = dpooled.sum(axis=(1, 2, 3))
+    dconv = max_pool_backward(dpooled, pool_cache)  # (F, N, H_out, W_out)
+    dx, dw = conv_backward_cn(dconv, conv_cache, compute_dx)
+    return dx, dw, db
