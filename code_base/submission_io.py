@@ -1,0 +1,147 @@
+"""File formats of the assignment's CSV submission: names, shapes, reading, atomic writing.
+
+Every array travels as text, flattened in C (row-major) order, one value per line for the
+convolution and max-pool files and as rows of space-separated values for the dropout files.
+Values are written with '%.18e' (19 significant figures), enough to round-trip float64.
+Readers accept commas or whitespace between values, as the original 2017 files used both.
+"""
+import io
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+VALUE_FORMAT = '%.18e'
+
+# name (without .csv) -> shape of the array the file holds.
+INPUT_SHAPES = {
+    'conv_forward_in_x': (2, 3, 6, 6),
+    'conv_forward_in_w': (3, 3, 4, 4),
+    'conv_forward_in_b': (3,),
+    'conv_backward_in_x': (4, 3, 5, 5),
+    'conv_backward_in_w': (2, 3, 3, 3),
+    'conv_backward_in_b': (2,),
+    'conv_backward_in_dout': (4, 2, 5, 5),
+    'maxpool_forward_in_x': (3, 3, 8, 8),
+    'maxpool_backward_in_x': (3, 2, 10, 10),
+    'maxpool_backward_in_dout': (3, 2, 5, 5),
+    'dropout_forward_in_x': (20, 20),
+    'dropout_backward_in_x': (10, 10),
+    'dropout_backward_in_dout': (10, 10),
+}
+
+OUTPUT_SHAPES = {
+    'conv_forward_out': (2, 3, 3, 3),
+    'conv_backward_out_dx': (4, 3, 5, 5),
+    'conv_backward_out_dw': (2, 3, 3, 3),
+    'conv_backward_out_db': (2,),
+    'maxpool_forward_out': (3, 3, 4, 4),
+    'maxpool_backward_out': (3, 2, 10, 10),
+    'dropout_forward_out_train': (20, 20),
+    'dropout_forward_out_test': (20, 20),
+    'dropout_backward_out_train': (10, 10),
+    'dropout_backward_out_test': (10, 10),
+}
+
+
+class SubmissionError(ValueError):
+    """A user-facing problem with a submission folder (bad count, unparseable text, ...)."""
+
+
+class MissingFileError(SubmissionError, FileNotFoundError):
+    """A file the submission format requires is not there."""
+
+
+def file_name(name):
+    return name + '.csv'
+
+
+def is_two_dimensional(name):
+    """Dropout files are written as rows (2-D); all others one value per line."""
+    return name.startswith('dropout_')
+
+
+def parse_values(path):
+    """Read every number of a text file, comma- or whitespace-delimited, as a flat float64 array.
+
+    Raises MissingFileError if absent and SubmissionError if the text is not a table of numbers.
+    """
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise MissingFileError(f'{path}: file not found') from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # an empty file warns; its count of 0 is reported instead
+            values = np.loadtxt(io.StringIO(text.replace(',', ' ')), dtype=np.float64, ndmin=1)
+    except ValueError as e:
+        raise SubmissionError(f'{path}: not a table of numbers ({e})') from None
+    return values.ravel()
+
+
+def load_array(folder, name, shape, finite=True):
+    """Load `folder/name.csv` and reshape it (C order) to `shape`.
+
+    Raises MissingFileError / SubmissionError naming the file, the expected shape and the count found.
+    With finite=True, NaN or infinite values are an error too.
+    """
+    path = os.path.join(folder, file_name(name))
+    try:
+        values = parse_values(path)
+    except MissingFileError:
+        raise MissingFileError(f'{path}: file not found (expected an array of shape {shape})') from None
+    expected = int(np.prod(shape))
+    if values.size != expected:
+        raise SubmissionError(f'{path}: expected {expected} values for shape {shape}, '
+                              f'found {values.size}')
+    if finite and not np.all(np.isfinite(values)):
+        raise SubmissionError(f'{path}: {np.count_nonzero(~np.isfinite(values))} values are NaN or infinite')
+    return values.reshape(shape)
+
+
+def load_folder(folder, shapes):
+    """Load every `name -> shape` of `shapes` from `folder`; the first problem raises."""
+    if not os.path.isdir(folder):
+        raise MissingFileError(f'{folder}: folder not found')
+    return {name: load_array(folder, name, shape) for name, shape in shapes.items()}
+
+
+def format_array(name, array):
+    """Text of one file: 2-D rows for dropout arrays, else the C-order ravel one per line."""
+    buf = io.StringIO()
+    if is_two_dimensional(name):
+        np.savetxt(buf, np.atleast_2d(array), fmt=VALUE_FORMAT)
+    else:
+        np.savetxt(buf, np.ravel(array, order='C'), fmt=VALUE_FORMAT)
+    return buf.getvalue()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_folder(folder, arrays):
+    """Write each `name -> array` to `folder/name.csv`, creating `folder` if needed.
+
+    All texts are staged as temporary files in `folder` before any is moved into place
+    with os.replace, so readers never see a half-written file.
+    """
+    os.makedirs(folder, exist_ok=True)
+    staged = []
+    try:
+        for name, array in arrays.items():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + name + '.', suffix='.tmp')
+            staged.append((tmp, os.path.join(folder, file_name(name))))
+            with os.fdopen(fd, 'w') as f:
+                f.write(format_array(name, array))
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
