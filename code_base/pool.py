@@ -72,13 +72,18 @@ def max_pool_backward(dout, cache):
     if dout.shape != out.shape:
         raise ValueError(f"max_pool_backward: dout has shape {dout.shape}, expected {out.shape}")
     H_out, W_out = out.shape[2:]
-    dx = np.zeros_like(x)
-    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose maximum is not yet found
+    overlapping = stride < ph or stride < pw
+    dx = np.zeros_like(x, dtype=np.result_type(x, dout))
+    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose first maximum is not yet found
+    hit = np.empty(out.shape, dtype=bool)
     for i in range(ph):
         for j in range(pw):
-            hit = _offset_grid(x, i, j, stride, H_out, W_out) == out
+            np.equal(_offset_grid(x, i, j, stride, H_out, W_out), out, out=hit)
             hit &= unclaimed
-            unclaimed &= ~hit
-            # += rather than = because overlapping windows (stride < size) share inputs
-            _offset_grid(dx, i, j, stride, H_out, W_out)[...] += dout * hit
+            unclaimed ^= hit  # hit is a subset of unclaimed: this clears the found windows
+            target = _offset_grid(dx, i, j, stride, H_out, W_out)
+            if overlapping:  # windows share inputs, so their gradients add up
+                target += dout * hit
+            else:  # each input belongs to one window: write in place, no temporary
+                np.multiply(dout, hit, out=target)
     return dx
