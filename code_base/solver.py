@@ -1,0 +1,335 @@
+"""Solver: trains a classification model with minibatch gradient descent.
+
+The model is any object with
+- ``model.params``: dict name -> ndarray of parameters;
+- ``model.loss(X, y=None)``: with y, returns (loss, grads) where grads has the
+  same keys as params; without y, returns class scores of shape (N, C).
+
+Usage::
+
+    solver = Solver(model, data, update_rule='adam',
+                    optim_config={'learning_rate': 1e-3},
+                    lr_decay=0.95, num_epochs=10, batch_size=100, seed=0)
+    solver.train()
+    solver.best_val_acc, solver.val_acc_history
+
+data is a dict with 'X_train', 'y_train', 'X_val', 'y_val' (extra keys, such
+as test data, are ignored). Each epoch walks through a fresh random
+permutation of the training set in minibatches of batch_size, dropping the
+last partial batch; all randomness comes from ``np.random.default_rng(seed)``.
+
+Accuracies are measured once before the first update (index 0 of the
+histories) and after every epoch (index e = after e epochs). When training
+ends, model.params is set to the parameters that had the best validation
+accuracy (``best_params``). A NaN or infinite loss stops training with
+TrainingDiverged before the bad step is applied.
+
+With checkpoint_path set, the training state is saved after epochs (see
+code_base.checkpoint); ``Solver(model, data, ...).restore(path).train()``
+resumes an interrupted run and draws the same minibatches it would have drawn.
+"""
+import numbers
+
+import numpy as np
+from tqdm import tqdm  # the text bar: tqdm.auto would need ipywidgets inside Jupyter
+
+from code_base import optim
+from code_base.checkpoint import (load_checkpoint, rng_state_from_array, rng_state_to_array,
+                                  save_checkpoint)
+
+__all__ = ["Solver", "TrainingDiverged"]
+
+_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite.
+
+    Attributes: iteration (1-based), epoch (1-based), loss, learning_rate.
+    """
+
+    def __init__(self, iteration, num_iterations, epoch, num_epochs, loss, learning_rate):
+        self.iteration, self.epoch = iteration, epoch
+        self.loss, self.learning_rate = loss, learning_rate
+        super().__init__(
+            f"training diverged: loss is {loss} at iteration {iteration} / {num_iterations} "
+            f"(epoch {epoch} / {num_epochs}) with learning_rate {learning_rate}; "
+            "try a lower learning rate (parameters are left as they were before this iteration)")
+
+
+def _check_int(name, value, minimum, allow_none=False):
+    if allow_none and value is None:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _copy_config(config):
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in config.items()}
+
+
+class Solver:
+    """Minibatch training loop with accuracy tracking, best-model keeping and checkpoints.
+
+    Arguments (all but model and data keyword-only):
+    - model, data: see the module docstring.
+    - update_rule: name of a rule in code_base.optim ('sgd', 'sgd_momentum',
+      'rmsprop', 'adam') or a callable with the same signature.
+    - optim_config: hyperparameters for the update rule; every parameter gets
+      its own copy (and its own optimiser state).
+    - lr_decay: learning rate multiplier applied at the end of every epoch.
+    - lr_schedule: callable epoch -> multiplier of the initial learning rate,
+      for epoch = number of completed epochs (so lr_decay=d is the same as
+      ``lambda e: d ** e``). Cannot be combined with lr_decay != 1.
+    - batch_size, num_epochs: minibatch size and number of passes over the data.
+    - num_train_samples, num_val_samples: subsample sizes for the accuracy
+      checks (None = use all).
+    - print_every: print the loss every this many iterations when verbose.
+    - verbose: print the loss and per-epoch accuracies.
+    - progress: show a tqdm progress bar (default: same as verbose).
+    - seed: int, None or np.random.Generator for minibatch sampling.
+    - checkpoint_path: write a checkpoint (see code_base.checkpoint) there
+      every checkpoint_every epochs (default every epoch) and after the last one.
+    - augment: optional callable (X_batch, rng) -> X_batch applied to every
+      training minibatch.
+    """
+
+    def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
+                 batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
+                 print_every=10, verbose=True, seed=None, checkpoint_path=None,
+                 checkpoint_every=None, augment=None, lr_schedule=None, progress=None):
+        if not (isinstance(getattr(model, "params", None), dict)
+                and callable(getattr(model, "loss", None))):
+            raise TypeError("model must have a .params dict and a .loss(X, y=None) method")
+        self.model = model
+        self._set_data(data)
+
+        if isinstance(update_rule, str):
+            if update_rule not in optim.UPDATE_RULES:
+                raise ValueError(f"unknown update_rule '{update_rule}'; "
+                                 f"valid names are {sorted(optim.UPDATE_RULES)}")
+            self.update_rule_name, self.update_rule = update_rule, optim.UPDATE_RULES[update_rule]
+        elif callable(update_rule):
+            self.update_rule_name = getattr(update_rule, "__name__", type(update_rule).__name__)
+            self.update_rule = update_rule
+        else:
+            raise ValueError(f"update_rule must be a name or a callable, got {update_rule!r}")
+        optim_config = dict(optim_config or {})
+        if hasattr(self.update_rule, "defaults"):
+            # Built-in rule: reject typos now, and record the default hyperparameters.
+            optim_config = optim.validate_config(self.update_rule, optim_config)
+        self.optim_config = optim_config
+
+        if not isinstance(lr_decay, numbers.Real) or not np.isfinite(lr_decay) or lr_decay <= 0:
+            raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay!r}")
+        if lr_schedule is not None and not callable(lr_schedule):
+            raise ValueError(
+                f"lr_schedule must be a callable epoch -> multiplier, got {lr_schedule!r}")
+        if lr_schedule is not None and lr_decay != 1:
+            raise ValueError(f"give either lr_decay (got {lr_decay}) or lr_schedule, not both")
+        self.lr_decay, self.lr_schedule = float(lr_decay), lr_schedule
+        self.base_learning_rate = optim_config.get("learning_rate")
+        if self.base_learning_rate is None and (lr_decay != 1 or lr_schedule is not None):
+            raise ValueError("lr_decay / lr_schedule need optim_config['learning_rate'] "
+                             f"for update rule '{self.update_rule_name}'")
+
+        _check_int("batch_size", batch_size, 1)
+        _check_int("num_epochs", num_epochs, 1)
+        _check_int("print_every", print_every, 1)
+        _check_int("num_train_samples", num_train_samples, 1, allow_none=True)
+        _check_int("num_val_samples", num_val_samples, 1, allow_none=True)
+        _check_int("checkpoint_every", checkpoint_every, 1, allow_none=True)
+        if checkpoint_every is not None and checkpoint_path is None:
+            raise ValueError("checkpoint_every was given without a checkpoint_path")
+        if augment is not None and not callable(augment):
+            raise ValueError(
+                f"augment must be a callable (X_batch, rng) -> X_batch, got {augment!r}")
+        self.batch_size, self.num_epochs = batch_size, num_epochs
+        self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
+        self.print_every, self.verbose = print_every, bool(verbose)
+        self.progress = self.verbose if progress is None else bool(progress)
+        self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every or 1
+        self.augment, self.seed = augment, seed
+        self.rng = np.random.default_rng(seed)
+        if checkpoint_path is not None:
+            rng_state_to_array(self.rng)  # fail now, not after an epoch, if it cannot be saved
+        self._reset()
+
+    def _set_data(self, data):
+        missing = [key for key in _DATA_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"data is missing key(s) {missing}; it needs {list(_DATA_KEYS)}")
+        for split in ("train", "val"):
+            X, y = data[f"X_{split}"], data[f"y_{split}"]
+            if len(X) != len(y):
+                raise ValueError(f"X_{split} has {len(X)} examples but y_{split} has {len(y)}")
+            if len(X) == 0:
+                raise ValueError(f"X_{split} is empty")
+        self.X_train, self.y_train = data["X_train"], data["y_train"]
+        self.X_val, self.y_val = data["X_val"], data["y_val"]
+
+    def _reset(self):
+        self.epoch = 0
+        self.iteration = 0
+        self.best_val_acc = 0.0
+        self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
+        self.optim_configs = {p: _copy_config(self.optim_config) for p in self.model.params}
+        self._apply_lr_schedule()
+
+    @property
+    def iterations_per_epoch(self):
+        return max(len(self.X_train) // self.batch_size, 1)
+
+    @property
+    def learning_rate(self):
+        """Learning rate for the current epoch (None if the rule has none)."""
+        if self.base_learning_rate is None:
+            return None
+        if self.lr_schedule is None:
+            return self.base_learning_rate * self.lr_decay ** self.epoch
+        factor = self.lr_schedule(self.epoch)
+        if not isinstance(factor, numbers.Real) or not np.isfinite(factor) or factor <= 0:
+            raise ValueError(
+                f"lr_schedule({self.epoch}) must be a finite number > 0, got {factor!r}")
+        return self.base_learning_rate * float(factor)
+
+    def _apply_lr_schedule(self):
+        lr = self.learning_rate
+        if lr is not None:
+            for config in self.optim_configs.values():
+                config["learning_rate"] = lr
+
+    def _step(self, idx):
+        """One update from the training examples idx; returns the loss."""
+        X_batch, y_batch = self.X_train[idx], self.y_train[idx]
+        if self.augment is not None:
+            X_batch = self.augment(X_batch, self.rng)
+            if len(X_batch) != len(y_batch):
+                raise ValueError(f"augment returned {len(X_batch)} examples "
+                                 f"for a batch of {len(y_batch)}")
+        loss, grads = self.model.loss(X_batch, y_batch)
+        loss = float(loss)
+        if not np.isfinite(loss):
+            raise TrainingDiverged(self.iteration + 1, self.num_epochs * self.iterations_per_epoch,
+                                   self.epoch + 1, self.num_epochs, loss, self.learning_rate)
+        missing = [p for p in self.model.params if p not in grads]
+        if missing:
+            raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
+        for p, w in self.model.params.items():
+            next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
+            self.model.params[p] = next_w
+        return loss
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100, rng=None):
+        """Fraction of examples in X whose predicted class equals y.
+
+        - X: array of examples (N, ...); y: labels (N,).
+        - num_samples: if given and smaller than N, score a random subset of
+          this size drawn without replacement with `rng` (default: the solver's).
+        - batch_size: examples scored per call to model.loss.
+        """
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
+        _check_int("num_samples", num_samples, 1, allow_none=True)
+        _check_int("batch_size", batch_size, 1)
+        N = len(X)
+        if N == 0:
+            raise ValueError("cannot measure accuracy on zero examples")
+        if num_samples is not None and N > num_samples:
+            idx = (self.rng if rng is None else rng).choice(N, num_samples, replace=False)
+            X, y, N = X[idx], y[idx], num_samples
+        y_pred = np.concatenate([np.argmax(self.model.loss(X[i:i + batch_size]), axis=1)
+                                 for i in range(0, N, batch_size)])
+        return float(np.mean(y_pred == np.asarray(y)))
+
+    def _record_accuracy(self, log):
+        train_acc = self.check_accuracy(self.X_train, self.y_train,
+                                        num_samples=self.num_train_samples)
+        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        if self.verbose:
+            log(f"(Epoch {self.epoch} / {self.num_epochs}) "
+                f"train acc: {train_acc:f}; val_acc: {val_acc:f}")
+        if val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+
+    def train(self):
+        """Train until self.epoch == num_epochs (continuing after `restore`)."""
+        ipe = self.iterations_per_epoch
+        num_iterations = self.num_epochs * ipe
+        N, bs = len(self.X_train), self.batch_size
+        with tqdm(total=num_iterations, initial=self.iteration, disable=not self.progress,
+                  desc="train", unit="it", dynamic_ncols=True) as bar:
+            if not self.val_acc_history:
+                self._record_accuracy(bar.write)
+            while self.epoch < self.num_epochs:
+                order = self.rng.permutation(N)
+                for i in range(ipe):
+                    loss = self._step(order[i * bs:(i + 1) * bs])
+                    self.loss_history.append(loss)
+                    if self.verbose and self.iteration % self.print_every == 0:
+                        bar.write(f"(Iteration {self.iteration + 1} / {num_iterations}) "
+                                  f"loss: {loss:f}")
+                    self.iteration += 1
+                    bar.update(1)
+                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss:.4g}",
+                                    val_acc=f"{self.val_acc_history[-1]:.3f}", refresh=False)
+                self.epoch += 1
+                self._apply_lr_schedule()
+                self._record_accuracy(bar.write)
+                if self.checkpoint_path is not None and (
+                        self.epoch % self.checkpoint_every == 0 or self.epoch == self.num_epochs):
+                    self.save(self.checkpoint_path)
+        for k, v in self.best_params.items():
+            self.model.params[k] = v.copy()
+
+    def save(self, path):
+        """Write the training state to `path` (see code_base.checkpoint)."""
+        save_checkpoint(path, {
+            "params": self.model.params, "best_params": self.best_params,
+            "optim_configs": self.optim_configs, "epoch": self.epoch, "iteration": self.iteration,
+            "best_val_acc": self.best_val_acc, "base_learning_rate": self.base_learning_rate,
+            "update_rule": self.update_rule_name, "rng_state": rng_state_to_array(self.rng),
+            "loss_history": self.loss_history, "train_acc_history": self.train_acc_history,
+            "val_acc_history": self.val_acc_history,
+        })
+
+    def restore(self, path):
+        """Load a checkpoint written by `save` into this solver and its model; returns self."""
+        state = load_checkpoint(path)
+        if state.get("update_rule") != self.update_rule_name:
+            raise ValueError(f"{path} was written with update_rule '{state.get('update_rule')}', "
+                             f"this solver uses '{self.update_rule_name}'")
+        for group in ("params", "best_params", "optim_configs"):
+            if set(state[group]) != set(self.model.params):
+                raise ValueError(f"{path} has {group} {sorted(state[group])} but the model has "
+                                 f"parameters {sorted(self.model.params)}")
+        for name, w in self.model.params.items():
+            if state["params"][name].shape != w.shape:
+                raise ValueError(f"{path}: parameter '{name}' has shape "
+                                 f"{state['params'][name].shape}, the model's has {w.shape}")
+        self.model.params.update(state["params"])
+        self.best_params = state["best_params"]
+        self.optim_configs = state["optim_configs"]
+        self.epoch, self.iteration = state["epoch"], state["iteration"]
+        self.best_val_acc = state["best_val_acc"]
+        self.base_learning_rate = state.get("base_learning_rate")
+        self.loss_history = state["loss_history"]
+        self.train_acc_history = state["train_acc_history"]
+        self.val_acc_history = state["val_acc_history"]
+        if "rng_state" in state:
+            self.rng = rng_state_from_array(state["rng_state"])
+        return self
+
+    def __repr__(self):
+        state_scalars = getattr(self.update_rule, "state_scalars", ())
+        hyper = {k: v for k, v in self.optim_config.items()
+                 if not isinstance(v, np.ndarray) and k not in state_scalars}
+        schedule = "" if self.lr_schedule is None else f", lr_schedule={self.lr_schedule!r}"
+        return (f"Solver(update_rule='{self.update_rule_name}', optim_config={hyper}, "
+                f"batch_size={self.batch_size}, num_epochs={self.num_epochs}, "
+                f"lr_decay={self.lr_decay}{schedule}, seed={self.seed!r}, "
+                f"num_train={len(self.X_train)}, num_val={len(self.X_val)})")
