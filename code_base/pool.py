@@ -73,7 +73,10 @@ def max_pool_backward(dout, cache):
         raise ValueError(f"max_pool_backward: dout has shape {dout.shape}, expected {out.shape}")
     H_out, W_out = out.shape[2:]
     overlapping = stride < ph or stride < pw
-    dx = np.zeros_like(x, dtype=np.result_type(x, dout))
+    N, C, H, W = x.shape
+    tiled = stride == ph == pw and H == ph * H_out and W == pw * W_out
+    # When the windows tile the input exactly, the loop below writes every element of dx.
+    dx = (np.empty if tiled else np.zeros)(x.shape, dtype=np.result_type(x, dout))
     unclaimed = np.ones(out.shape, dtype=bool)  # windows whose first maximum is not yet found
     hit = np.empty(out.shape, dtype=bool)
     for i in range(ph):

@@ -123,6 +123,7 @@ def test_max_pool_forward_matches_assignment_reference():
     ((3, 2, 10, 10), POOL2),   # the assignment's maxpool_backward shapes
     ((2, 3, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),   # overlapping windows
     ((2, 2, 6, 8), {"pool_height": 3, "pool_width": 2, "stride": 1}),
+    ((2, 2, 8, 8), {"pool_height": 2, "pool_width": 2, "stride": 3}),   # gaps between windows
 ])
 def test_max_pool_backward_gradient_check(shape, param):
     # A permutation of spaced values has no ties, so the numeric gradient is well defined.
