@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Check that every chapter notebook notebooks/NN_*.py (the source, py:percent) and its paired
+# .ipynb (the executed copy) agree. Other .py files in notebooks/ (e.g. report.py) are not chapters.
+#
+#   bash tools/check_notebook_sync.sh          # exit 0 when in sync, 1 otherwise
+#
+# Fails when a .py has no .ipynb or the reverse, when the cells (type and source) differ, when a
+# code cell of the .ipynb was never executed, or when per-cell timing metadata was left in.
+# Works without git. Fix a failure with `bash tools/execute_notebooks.sh notebooks/NAME.py`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python - <<'EOF'
+import difflib
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+folder = Path("notebooks")
+sources = {p.stem: p for p in folder.glob("[0-9][0-9]_*.py")}
+executed = {p.stem: p for p in folder.glob("*.ipynb")}
+problems = []
+for stem in sorted(set(executed) - set(sources)):
+    problems.append(f"{executed[stem]}: no paired {stem}.py source")
+for stem in sorted(set(sources) - set(executed)):
+    problems.append(f"{sources[stem]}: no paired {stem}.ipynb (run tools/execute_notebooks.sh)")
+
+
+def cells(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def as_text(cell_list):
+    lines = []
+    for kind, source in cell_list:
+        lines.append(f"# ---- {kind} cell")
+        lines.extend(source.splitlines())
+    return lines
+
+
+for stem in sorted(set(sources) & set(executed)):
+    py, ipynb = sources[stem], executed[stem]
+    text_nb = jupytext.read(py, fmt="py:percent")
+    run_nb = nbformat.read(ipynb, as_version=4)
+    if cells(text_nb) != cells(run_nb):
+        diff = difflib.unified_diff(as_text(cells(run_nb)), as_text(cells(text_nb)),
+                                    str(ipynb), str(py), lineterm="", n=1)
+        problems.append(f"{ipynb}: cells differ from {py}:\n" + "\n".join(diff))
+        continue
+    unexecuted = [i for i, c in enumerate(run_nb.cells)
+                  if c.cell_type == "code" and c.source.strip() and c.execution_count is None]
+    if unexecuted:
+        problems.append(f"{ipynb}: code cells {unexecuted} have not been executed")
+    timed = [i for i, c in enumerate(run_nb.cells) if "execution" in c.metadata or "ExecuteTime" in c.metadata]
+    if timed:
+        problems.append(f"{ipynb}: cells {timed} carry timing metadata")
+
+if not sources:
+    problems.append(f"no notebooks found in {folder}")
+for p in problems:
+    print(p, file=sys.stderr)
+if problems:
+    print(f"{len(problems)} notebook problem(s); re-run: bash tools/execute_notebooks.sh", file=sys.stderr)
+    sys.exit(1)
+print(f"{len(sources)} notebooks in sync")
+EOF
