@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Check that every chapter notebook notebooks/NN_*.py (the source, py:percent) and its paired
-# .ipynb (the executed copy) agree. Other .py files in notebooks/ (e.g. report.py) are not chapters.
+# Check that every notebook source notebooks/*.py (py:percent) and its paired .ipynb (the
+# executed copy) agree, and that no committed output shows CIFAR pixels.
 #
 #   bash tools/check_notebook_sync.sh          # exit 0 when in sync, 1 otherwise
 #
@@ -19,7 +19,7 @@ import jupytext
 import nbformat
 
 folder = Path("notebooks")
-sources = {p.stem: p for p in folder.glob("[0-9][0-9]_*.py")}
+sources = {p.stem: p for p in folder.glob("*.py")}
 executed = {p.stem: p for p in folder.glob("*.ipynb")}
 problems = []
 for stem in sorted(set(executed) - set(sources)):
@@ -53,6 +53,10 @@ for stem in sorted(set(sources) & set(executed)):
                   if c.cell_type == "code" and c.source.strip() and c.execution_count is None]
     if unexecuted:
         problems.append(f"{ipynb}: code cells {unexecuted} have not been executed")
+    pixels = [i for i, c in enumerate(run_nb.cells)
+              if c.cell_type == "code" and "# CIFAR-PIXELS" in c.source and c.outputs]
+    if pixels:
+        problems.append(f"{ipynb}: CIFAR-PIXELS cells {pixels} have outputs (CIFAR images must not be committed)")
     timed = [i for i, c in enumerate(run_nb.cells) if "execution" in c.metadata or "ExecuteTime" in c.metadata]
     if timed:
         problems.append(f"{ipynb}: cells {timed} carry timing metadata")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-execute the notebooks in place from their py:percent sources, then strip run-specific metadata.
 #
-#   bash tools/execute_notebooks.sh                      # every chapter, notebooks/NN_*.py
+#   bash tools/execute_notebooks.sh                      # every notebook, notebooks/*.py
 #   bash tools/execute_notebooks.sh notebooks/04_dropout.py ...
 #
 # The .py file is the source: its cells are written into the paired .ipynb (created if missing),
@@ -16,10 +16,10 @@ if [ "$#" -gt 0 ]; then
     sources=("$@")
 else
     shopt -s nullglob
-    sources=(notebooks/[0-9][0-9]_*.py)
+    sources=(notebooks/*.py)
 fi
 if [ "${#sources[@]}" -eq 0 ]; then
-    echo "error: no notebooks/NN_*.py to execute" >&2
+    echo "error: no notebooks/*.py to execute" >&2
     exit 1
 fi
 
@@ -64,6 +64,8 @@ for cell in nb.cells:
             merged.append(out)
     if cell.cell_type == "code":
         cell.outputs = merged
+        if "# CIFAR-PIXELS" in cell.source:
+            cell.outputs = []  # dataset images are drawn at run time only, never committed
 nbformat.validate(nb)
 nbformat.write(nb, path)
 EOF

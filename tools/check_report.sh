@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Check the report PDF built by `make report`: a short document with text, headings and figures.
+#
+#   bash tools/check_report.sh [report.pdf]
+#
+# Fails (exit 1, naming each problem) unless the PDF has 1..3 pages, its text contains the two
+# section headings and a test accuracy, and it embeds at least 2 images (the figures).
+# Needs poppler-utils (pdfinfo, pdftotext, pdfimages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pdf="${1:-report.pdf}"
+for tool in pdfinfo pdftotext pdfimages; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "error: $tool not found; install poppler-utils" >&2
+        exit 1
+    fi
+done
+if [ ! -s "$pdf" ]; then
+    echo "error: $pdf is missing or empty; build it with 'make report'" >&2
+    exit 1
+fi
+
+problems=0
+fail() { echo "FAIL: $*" >&2; problems=$((problems + 1)); }
+
+pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')
+if [ -z "$pages" ] || [ "$pages" -lt 1 ] || [ "$pages" -gt 3 ]; then
+    fail "$pdf has ${pages:-no} pages, expected 1 to 3"
+fi
+
+text=$(pdftotext -layout "$pdf" -)
+for heading in "The layers" "The best network on CIFAR2" "im2col" "Adam" "dropout" \
+               "test accuracy" "Findings"; do
+    if ! grep -qi -- "$heading" <<<"$text"; then
+        fail "$pdf: text '$heading' not found"
+    fi
+done
+if ! grep -Eq "[0-9]+\.[0-9]+% test accuracy" <<<"$text"; then
+    fail "$pdf: no 'NN.N% test accuracy' statement found"
+fi
+
+# pdfimages -list prints two header lines, then one line per embedded image.
+images=$(pdfimages -list "$pdf" | tail -n +3 | wc -l)
+if [ "$images" -lt 2 ]; then
+    fail "$pdf embeds $images images, expected at least 2 figures"
+fi
+
+if [ "$problems" -gt 0 ]; then
+    echo "$problems problem(s) in $pdf" >&2
+    exit 1
+fi
+echo "$pdf: $pages page(s), $images images, headings present"
