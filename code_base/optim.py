@@ -211,23 +211,52 @@ def adam(w, dw, config=None):
     dw, cfg, inplace = _prepare(adam, w, dw, config)
     lr, beta1, beta2, eps = (float(cfg[k]) for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = int(cfg["t"]) + 1
-    m, v = cfg["m"], cfg["v"]
-    if inplace:
-        m *= beta1
-        m += (1 - beta1) * dw
-        v *= beta2
-        v += (1 - beta2) * (dw * dw)
-    else:
-        m = beta1 * m + (1 - beta1) * dw
-        v = beta2 * v + (1 - beta2) * (dw * dw)
-        cfg["m"], cfg["v"] = m, v
     cfg["t"] = t
+    if inplace:
+        _adam_inplace(w, dw, cfg["m"], cfg["v"], lr, beta1, beta2, eps, t)
+        return w, cfg
+    m = beta1 * cfg["m"] + (1 - beta1) * dw
+    v = beta2 * cfg["v"] + (1 - beta2) * (dw * dw)
+    cfg["m"], cfg["v"] = m, v
     # Bias corrections are scalars, so fold them into the step size and the sqrt.
     step = (lr / (1 - beta1 ** t)) * m / (np.sqrt(v / (1 - beta2 ** t)) + eps)
-    if inplace:
-        w -= step
-        return w, cfg
     return w - step, cfg
+
+
+_ADAM_BLOCK = 1 << 15  # elements per block: four float32 blocks and a scratch fit in L2
+
+
+def _adam_inplace(w, dw, m, v, lr, beta1, beta2, eps, t):
+    """Adam's update of w, m, v in place, one cache-sized block at a time.
+
+    A whole-array formula streams every temporary through memory; on blocks, all eleven
+    element-wise passes run on data already in cache.  Uses the algebraically equal form
+    step = lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps * sqrt(1 - beta2**t)).
+    """
+    correction = math.sqrt(1 - beta2 ** t)
+    step_size = lr * correction / (1 - beta1 ** t)
+    eps_hat = eps * correction
+    if all(a.flags.c_contiguous for a in (w, dw, m, v)):
+        flat = [a.reshape(-1) for a in (w, dw, m, v)]
+        blocks = [[a[i : i + _ADAM_BLOCK] for a in flat] for i in range(0, w.size, _ADAM_BLOCK)]
+    else:
+        # Blocks need flat views, which strided arrays lack: update them whole, in place.
+        blocks = [(w, dw, m, v)]
+    scratch = np.empty(max(block[0].size for block in blocks), dtype=w.dtype)
+    for wb, gb, mb, vb in blocks:
+        buf = scratch[: wb.size].reshape(wb.shape)
+        mb *= beta1
+        np.multiply(gb, 1 - beta1, out=buf)
+        mb += buf
+        vb *= beta2
+        np.multiply(gb, gb, out=buf)
+        buf *= 1 - beta2
+        vb += buf
+        np.sqrt(vb, out=buf)
+        buf += eps_hat
+        np.divide(mb, buf, out=buf)
+        buf *= step_size
+        wb -= buf
 
 
 UPDATE_RULES = {rule.__name__: rule for rule in (sgd, sgd_momentum, rmsprop, adam)}

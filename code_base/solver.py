@@ -76,7 +76,9 @@ class Solver:
     - update_rule: name of a rule in code_base.optim ('sgd', 'sgd_momentum',
       'rmsprop', 'adam') or a callable with the same signature.
     - optim_config: hyperparameters for the update rule; every parameter gets
-      its own copy (and its own optimiser state).
+      its own copy (and its own optimiser state).  With a built-in rule the
+      arrays in model.params are updated in place (``'inplace': True`` by
+      default; pass ``'inplace': False`` for fresh arrays at every step).
     - lr_decay: learning rate multiplier applied at the end of every epoch.
     - lr_schedule: callable epoch -> multiplier of the initial learning rate,
       for epoch = number of completed epochs (so lr_decay=d is the same as
@@ -116,6 +118,9 @@ class Solver:
             raise ValueError(f"update_rule must be a name or a callable, got {update_rule!r}")
         optim_config = dict(optim_config or {})
         if hasattr(self.update_rule, "defaults"):
+            # The model's parameter arrays are updated in place unless asked otherwise:
+            # it saves a copy of every parameter and its state at every step.
+            optim_config.setdefault("inplace", True)
             # Built-in rule: reject typos now, and record the default hyperparameters.
             optim_config = optim.validate_config(self.update_rule, optim_config)
         self.optim_config = optim_config

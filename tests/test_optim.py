@@ -195,3 +195,34 @@ def test_registry_and_validate_config():
     assert filled == {"learning_rate": 5e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
                       "inplace": False, "t": 0}
     assert config == {"learning_rate": 5e-3}
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_blocked_inplace_adam_matches_formula_over_many_steps(dtype, rtol):
+    # More elements than one block, and an odd remainder, over several steps.
+    rng = np.random.default_rng(0)
+    shape = (3, 40_001)
+    w = rng.standard_normal(shape).astype(dtype)
+    w_ref = w.astype(np.float64)
+    m_ref = np.zeros(shape)
+    v_ref = np.zeros(shape)
+    config = {"learning_rate": 1e-2, "inplace": True}
+    for t in range(1, 4):
+        dw = rng.standard_normal(shape).astype(dtype)
+        w, config = adam(w, dw, config)
+        m_ref = 0.9 * m_ref + 0.1 * dw
+        v_ref = 0.999 * v_ref + 0.001 * dw.astype(np.float64) ** 2
+        w_ref = w_ref - 1e-2 * (m_ref / (1 - 0.9 ** t)) / (np.sqrt(v_ref / (1 - 0.999 ** t)) + 1e-8)
+    assert w.dtype == dtype and config["t"] == 3
+    np.testing.assert_allclose(w, w_ref, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(config["m"], m_ref, rtol=rtol, atol=rtol)
+
+
+def test_inplace_adam_updates_non_contiguous_arrays():
+    base = np.arange(24.0).reshape(4, 6)
+    w = base[:, ::2]  # a strided view: updated whole, in place
+    expected, _ = adam(w.copy(), np.ones_like(w), {"learning_rate": 0.5})
+    next_w, _ = adam(w, np.ones_like(w), {"learning_rate": 0.5, "inplace": True})
+    assert next_w is w
+    np.testing.assert_allclose(base[:, ::2], expected, rtol=1e-12)
+    np.testing.assert_array_equal(base[:, 1::2], np.arange(24.0).reshape(4, 6)[:, 1::2])
