@@ -41,4 +41,16 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     Subtracting the two outputs before weighting by df, rather than differencing two sums,
     avoids cancellation: it is what keeps layer checks near 1e-10 instead of 1e-7.
     """
-    return eval_numerical_gradient(lambda v: np.sum(f(v) * df), x, h=h)
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = f(x).copy()
+        x[ix] = old - h
+        neg = f(x).copy()
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
