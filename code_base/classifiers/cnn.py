@@ -9,7 +9,8 @@ from threadpoolctl import ThreadpoolController
 
 from ..layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                            conv_relu_pool_forward)
-from ..layers import affine_backward, affine_forward, dropout_forward, softmax_loss
+from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
+                       softmax_loss)
 
 
 class ThreeLayerConvNet:
@@ -28,10 +29,12 @@ class ThreeLayerConvNet:
     of dropping a hidden unit (0 disables the layer).  ``seed`` seeds the generator used
     for the initial weights and the dropout masks.
 
-    ``num_threads`` (default: the number of cores) splits each batch into that many shards
-    run in parallel threads, each with single-threaded BLAS, and sums their gradients:
-    small per-layer products keep every core busier this way than BLAS threading does.
-    The result equals the one-thread computation up to float rounding.
+    ``num_threads`` (default: the number of cores) runs the convolution, the bulk of the
+    work, on that many shards of each batch in parallel threads.  While ``loss`` runs, BLAS
+    is limited to one thread (process-wide, through threadpoolctl): OpenBLAS's own threads
+    stalled badly here whenever the cores were shared (a 50x8192 @ 8192x100 product took
+    208 ms on two BLAS threads against 1.9 ms on one).  Results equal the one-thread
+    computation up to float rounding.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
@@ -94,6 +97,10 @@ class ThreeLayerConvNet:
         (loss, grads) with grads[k] shaped like params[k].  The loss includes the L2 term
         0.5 * reg * sum(W**2) over W1, W2, W3.
         """
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return self._loss(X, y)
+
+    def _loss(self, X, y):
         X = np.asarray(X)
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
             raise ValueError(f"ThreeLayerConvNet.loss: X has shape {X.shape}, expected "
@@ -105,65 +112,49 @@ class ThreeLayerConvNet:
             y = np.asarray(y)
             if y.shape != (N,):
                 raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, expected ({N},)")
-        # Draw the whole batch's dropout mask here, so sharding does not change it.
-        mask = None
-        if train and self.dropout_param is not None:
-            self.dropout_param["mode"] = "train"
-            hidden_dim = self.params["W2"].shape[1]
-            mask, _ = dropout_forward(np.ones((N, hidden_dim), self.dtype), self.dropout_param)
-
-        shards = [slice(s[0], s[-1] + 1) for s in np.array_split(np.arange(N), self.num_threads)
-                  if len(s)]
-        run = lambda s: self._forward_backward(  # noqa: E731
-            X[s], y[s] if train else None, mask[s] if mask is not None else None, N)
-        if len(shards) == 1:
-            results = [run(shards[0])]
-        else:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.num_threads, thread_name_prefix="convnet")
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                results = list(self._executor.map(run, shards))
-        if not train:
-            return np.concatenate(results)
-
-        loss = sum(r[0] for r in results)
-        grads = results[0][1]
-        for _, g in results[1:]:
-            for k in grads:
-                grads[k] += g[k]
         p = self.params
+
+        # The convolution dominates: run it on shards of the batch in parallel threads.
+        shards = [slice(i[0], i[-1] + 1) for i in np.array_split(np.arange(N), self.num_threads)
+                  if len(i)]
+        conv = self._map(lambda s: conv_relu_pool_forward(X[s], p["W1"], p["b1"], self.conv_param,
+                                                          self.pool_param), shards)
+        pooled = np.concatenate([out for out, _ in conv])  # (N, F, H/2, W/2)
+
+        # The affine layers are one product each over the whole batch, on BLAS's threads.
+        hidden, hidden_cache = affine_relu_forward(pooled, p["W2"], p["b2"])  # (N, hidden)
+        drop_cache = None
+        if self.dropout_param is not None:
+            self.dropout_param["mode"] = "train" if train else "test"
+            hidden, drop_cache = dropout_forward(hidden, self.dropout_param)
+        scores, scores_cache = affine_forward(hidden, p["W3"], p["b3"])  # (N, num_classes)
+        if not train:
+            return scores
+
+        loss, dscores = softmax_loss(scores, y)
         loss += 0.5 * self.reg * sum(float(np.sum(p[k] * p[k])) for k in ("W1", "W2", "W3"))
+        grads = {}
+        dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
+        if drop_cache is not None:
+            dhidden = dropout_backward(dhidden, drop_cache)
+        dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
+        # The input images need no gradient, which saves the most expensive product.
+        conv_grads = self._map(
+            lambda job: conv_relu_pool_backward(dpooled[job[0]], job[1][1], compute_dx=False),
+            list(zip(shards, conv)))
+        grads["W1"] = sum(dw for _, dw, _ in conv_grads)
+        grads["b1"] = sum(db for _, _, db in conv_grads)
         for k in ("W1", "W2", "W3"):
             grads[k] += self.reg * p[k]
         return loss, grads
 
-    def _forward_backward(self, X, y, mask, n_total):
-        """One shard: scores if y is None, else its share of the data loss and gradients.
-
-        The share is weighted by len(X) / n_total, so the shards' sums are the batch mean.
-        ``mask`` is this shard's dropout mask (values 0 or 1/(1-p)), or None.
-        """
-        p = self.params
-        pooled, conv_cache = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
-                                                    self.pool_param)  # (n, F, H/2, W/2)
-        hidden, hidden_cache = affine_relu_forward(pooled, p["W2"], p["b2"])  # (n, hidden)
-        if mask is not None:
-            hidden = hidden * mask  # inverted dropout with the batch-level mask
-        scores, scores_cache = affine_forward(hidden, p["W3"], p["b3"])  # (n, num_classes)
-        if y is None:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        share = len(X) / n_total
-        dscores *= share
-        grads = {}
-        dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
-        if mask is not None:
-            dhidden = dhidden * mask
-        dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-        # The input images need no gradient, which saves the most expensive product.
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpooled, conv_cache, compute_dx=False)
-        return loss * share, grads
+    def _map(self, func, jobs):
+        """[func(job) for job in jobs], on parallel threads."""
+        if len(jobs) == 1:
+            return [func(jobs[0])]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.num_threads, thread_name_prefix="convnet")
+        return list(self._executor.map(func, jobs))
 
     def __getstate__(self):
         state = self.__dict__.copy()
