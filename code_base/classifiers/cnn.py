@@ -7,10 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from ..layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
-                           conv_relu_pool_forward)
+from ..layer_utils import conv_relu_pool_backward, conv_relu_pool_forward
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
-                       softmax_loss)
+                      relu_backward, relu_forward, softmax_loss)
 
 
 class ThreeLayerConvNet:
@@ -114,15 +113,19 @@ class ThreeLayerConvNet:
                 raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, expected ({N},)")
         p = self.params
 
-        # The convolution dominates: run it on shards of the batch in parallel threads.
+        # Each thread takes a shard of the batch through conv - relu - pool and the hidden
+        # affine layer; only the small (N, hidden) activations meet in this thread.
         shards = [slice(i[0], i[-1] + 1) for i in np.array_split(np.arange(N), self.num_threads)
                   if len(i)]
-        conv = self._map(lambda s: conv_relu_pool_forward(X[s], p["W1"], p["b1"], self.conv_param,
-                                                          self.pool_param), shards)
-        pooled = np.concatenate([out for out, _ in conv])  # (N, F, H/2, W/2)
 
-        # The affine layers are one product each over the whole batch, on BLAS's threads.
-        hidden, hidden_cache = affine_relu_forward(pooled, p["W2"], p["b2"])  # (N, hidden)
+        def forward_shard(s):
+            pooled, conv_cache = conv_relu_pool_forward(X[s], p["W1"], p["b1"], self.conv_param,
+                                                        self.pool_param)  # (n, F, H/2, W/2)
+            pooled = pooled.reshape(len(pooled), -1)  # (n, D), D = F*H/2*W/2
+            return affine_forward(pooled, p["W2"], p["b2"])[0], pooled, conv_cache
+
+        forward = self._map(forward_shard, shards)
+        hidden, relu_cache = relu_forward(np.concatenate([a for a, _, _ in forward]))  # (N, hidden)
         drop_cache = None
         if self.dropout_param is not None:
             self.dropout_param["mode"] = "train" if train else "test"
@@ -132,20 +135,36 @@ class ThreeLayerConvNet:
             return scores
 
         loss, dscores = softmax_loss(scores, y)
-        loss += 0.5 * self.reg * sum(float(np.sum(p[k] * p[k])) for k in ("W1", "W2", "W3"))
         grads = {}
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         if drop_cache is not None:
             dhidden = dropout_backward(dhidden, drop_cache)
-        dpooled, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, hidden_cache)
-        # The input images need no gradient, which saves the most expensive product.
-        conv_grads = self._map(
-            lambda job: conv_relu_pool_backward(dpooled[job[0]], job[1][1], compute_dx=False),
-            list(zip(shards, conv)))
+        da = relu_backward(dhidden, relu_cache)  # (N, hidden), before the ReLU
+        grads["b2"] = da.sum(axis=0)
+        W2 = p["W2"]
+        grads["W2"] = np.empty_like(W2)
+        # Thread j also computes block j of dW2 = pooled.T @ da, split by rows of dW2 (the
+        # features), so each block comes from the whole batch and nothing needs summing.
+        features = np.array_split(np.arange(W2.shape[0]), len(shards))
+        C, H, W = self.input_dim
+        pooled_shape = (p["W1"].shape[0], H // 2, W // 2)
+
+        def backward_shard(j):
+            s, (_, pooled, conv_cache) = shards[j], forward[j]
+            f = slice(features[j][0], features[j][-1] + 1)
+            pooled_all = [pooled_k[:, f] for _, pooled_k, _ in forward]  # every shard's rows
+            np.matmul(np.concatenate(pooled_all).T, da, out=grads["W2"][f])
+            dpooled = (da[s] @ W2.T).reshape(pooled.shape[0], *pooled_shape)  # (n, F, H/2, W/2)
+            # The input images need no gradient, which saves the most expensive product.
+            return conv_relu_pool_backward(dpooled, conv_cache, compute_dx=False)
+
+        conv_grads = self._map(backward_shard, range(len(shards)))
         grads["W1"] = sum(dw for _, dw, _ in conv_grads)
         grads["b1"] = sum(db for _, _, db in conv_grads)
-        for k in ("W1", "W2", "W3"):
-            grads[k] += self.reg * p[k]
+        if self.reg:
+            for k in ("W1", "W2", "W3"):
+                loss += 0.5 * self.reg * float(np.vdot(p[k], p[k]))
+                grads[k] += self.reg * p[k]
         return loss, grads
 
     def _map(self, func, jobs):
