@@ -5,9 +5,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv submission notebooks sync-check bench clean
+.PHONY: all test venv train search submission notebooks report tex-deps sync-check bench clean
 
-all: submission notebooks
+# The main job: train the best net (or reuse the saved run in runs/best), write the submission
+# files, re-execute every notebook and build report.pdf.
+all: train submission notebooks report
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +23,31 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+train: $(STAMP)
+	$(BIN)/python -m code_base.train --config configs/best.json --out runs/best --reuse
+
+search: $(STAMP)
+	$(BIN)/python -m code_base.search --spec configs/search.json \
+	    --out runs/best/search_results.csv --reuse
+
 submission: $(STAMP)
 	$(BIN)/python -m code_base.submission run --inputs input_files --outputs output_files
 
 notebooks: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh
+
+# Needs XeTeX, pandoc and poppler-utils (Debian): `make tex-deps` installs them as root.
+report: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh notebooks/report.py
+	$(BIN)/jupyter nbconvert --log-level=ERROR --to pdf --no-input \
+	    --template-file notebooks/report_pdf.tex.j2 --output-dir . --output report \
+	    notebooks/report.ipynb
+	bash tools/check_report.sh report.pdf
+
+tex-deps:
+	apt-get update
+	apt-get install -y --no-install-recommends texlive-xetex texlive-fonts-recommended \
+	    texlive-plain-generic pandoc poppler-utils
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_notebook_sync.sh

@@ -7,9 +7,11 @@
 # section headings and a test accuracy, and it embeds at least 2 images (the figures).
 # Needs poppler-utils (pdfinfo, pdftotext, pdfimages).
 set -euo pipefail
+if [ "$#" -gt 0 ]; then
+    pdf=$(realpath -m -- "$1")   # relative to where the script was called from
+fi
 cd "$(dirname "$0")/.."
-
-pdf="${1:-report.pdf}"
+pdf="${pdf:-report.pdf}"
 for tool in pdfinfo pdftotext pdfimages; do
     if ! command -v "$tool" >/dev/null; then
         echo "error: $tool not found; install poppler-utils" >&2
@@ -40,8 +42,9 @@ if ! grep -Eq "[0-9]+\.[0-9]+% test accuracy" <<<"$text"; then
     fail "$pdf: no 'NN.N% test accuracy' statement found"
 fi
 
-# pdfimages -list prints two header lines, then one line per embedded image.
-images=$(pdfimages -list "$pdf" | tail -n +3 | wc -l)
+# pdfimages -list prints two header lines, then one line per embedded image; a figure with
+# transparency also has an "smask" line, which is not counted.
+images=$(pdfimages -list "$pdf" | tail -n +3 | awk '$3 == "image"' | wc -l)
 if [ "$images" -lt 2 ]; then
     fail "$pdf embeds $images images, expected at least 2 figures"
 fi
@@ -50,4 +53,4 @@ if [ "$problems" -gt 0 ]; then
     echo "$problems problem(s) in $pdf" >&2
     exit 1
 fi
-echo "$pdf: $pages page(s), $images images, headings present"
+echo "$pdf: $pages page(s), $images figures, headings present"

@@ -1,0 +1,173 @@
+"""A small, reproducible hyperparameter search: short runs of named variants of one base config.
+
+    python -m code_base.search --spec configs/search.json [--out runs/best/search_results.csv]
+                               [--epochs N] [--only NAME ...] [--reuse]
+
+The spec (JSON) holds:
+
+- ``base``: a train config (see code_base.train), normally with a larger validation split
+  carved out of the training images, so that the choice never looks at the test split;
+- ``epochs``: the length of every run (a cosine schedule without ``num_epochs`` spans it);
+- ``variants``: a list of {"name": ..., <config sections to override>}, each merged into base.
+
+Every variant is trained with the base's seed, so the runs differ only in the hyperparameters
+the variant names.  The table (CSV, plus the same rows as JSON beside it) lists, per variant:
+its overrides, the best validation accuracy and the epoch it was reached, the final training
+accuracy (on a 1000-image sample), the final training loss (mean of the last epoch), the
+training time and a fingerprint of the full config.  It is rewritten after every run;
+``--reuse`` keeps the rows already in it whose config is unchanged (same fingerprint), so an
+interrupted search continues where it stopped.
+"""
+
+import argparse
+import copy
+import csv
+import hashlib
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from code_base import train
+
+__all__ = ["load_spec", "variant_config", "run_search", "COLUMNS", "main"]
+
+COLUMNS = ("name", "overrides", "epochs", "best_val_acc", "best_epoch", "final_train_acc",
+           "final_loss", "train_seconds", "seconds_per_epoch", "config_id")
+
+
+def load_spec(path):
+    """Read and check a search spec; returns the dict."""
+    spec = train.load_config(path)
+    for key in ("base", "epochs", "variants"):
+        if key not in spec:
+            raise ValueError(f"{path}: a search spec needs '{key}' (found {sorted(spec)})")
+    names = [v.get("name") for v in spec["variants"]]
+    if any(not isinstance(n, str) or not n for n in names):
+        raise ValueError(f"{path}: every variant needs a non-empty 'name', found {names}")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{path}: duplicate variant names {duplicates}")
+    return spec
+
+
+def _deep_update(base, update):
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "schedule":
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def variant_config(spec, variant, epochs=None):
+    """The resolved train config of one variant (base + its overrides, epochs of the search)."""
+    overrides = {k: v for k, v in variant.items() if k != "name"}
+    merged = _deep_update(spec["base"], overrides)
+    return train.resolve_config(merged, epochs=epochs or spec["epochs"])
+
+
+def config_id(config):
+    """A short fingerprint of a resolved config: rows are reused only for the same one."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _row(variant, config, summary, history, fingerprint):
+    overrides = {k: v for k, v in variant.items() if k != "name"}
+    per_epoch = history["iterations_per_epoch"]
+    return {
+        "name": variant["name"],
+        "overrides": json.dumps(overrides, sort_keys=True),
+        "epochs": config["solver"]["num_epochs"],
+        "best_val_acc": summary["best_val_accuracy"],
+        "best_epoch": summary["best_epoch"],
+        "final_train_acc": summary["final_train_accuracy"],
+        "final_loss": round(float(np.mean(history["loss_history"][-per_epoch:])), 4),
+        "train_seconds": summary["timing"]["train_seconds"],
+        "seconds_per_epoch": summary["timing"]["seconds_per_epoch"],
+        "config_id": fingerprint,
+    }
+
+
+def write_table(path, rows):
+    """Write rows as CSV at ``path`` and as JSON at the same path with .json, atomically."""
+    path = Path(path)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    train._atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+    train.save_json(path.with_suffix(".json"), rows)
+
+
+def read_table(path):
+    """Rows of a table written by write_table ([] if there is none)."""
+    json_path = Path(path).with_suffix(".json")
+    return json.loads(json_path.read_text()) if json_path.is_file() else []
+
+
+def run_search(spec, out, *, epochs=None, only=None, reuse=False, progress=False, log=print):
+    """Run the variants (all, or those named in ``only``) and write the table; returns the rows."""
+    variants = spec["variants"]
+    if only:
+        unknown = sorted(set(only) - {v["name"] for v in variants})
+        if unknown:
+            raise ValueError(f"--only: no variant named {unknown}; "
+                             f"variants are {[v['name'] for v in variants]}")
+        variants = [v for v in variants if v["name"] in only]
+    configs = [variant_config(spec, v, epochs) for v in variants]  # check them all first
+    old = {r["name"]: r for r in read_table(out)} if reuse else {}
+    rows = []
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    for i, (variant, config) in enumerate(zip(variants, configs), 1):
+        overrides = json.dumps({k: v for k, v in variant.items() if k != "name"}, sort_keys=True)
+        previous = old.get(variant["name"])
+        fingerprint = config_id(config)
+        if previous and previous.get("config_id") == fingerprint:
+            log(f"[{i}/{len(variants)}] {variant['name']}: reusing the row in {out}")
+            rows.append(previous)
+            continue
+        log(f"[{i}/{len(variants)}] {variant['name']}: {overrides}")
+        with tempfile.TemporaryDirectory(prefix="search-") as tmp:
+            # The table reports the best validation accuracy: no checkpoints are needed.
+            config = dict(config, solver=dict(config["solver"], checkpoint_every=None,
+                                              keep="best"))
+            summary = train.run(config, tmp, progress=progress, log=lambda m: None)
+            history = json.loads((Path(tmp) / "history.json").read_text())
+        row = _row(variant, config, summary, history, fingerprint)
+        log(f"    best val acc {row['best_val_acc']:.3f} (epoch {row['best_epoch']}), "
+            f"{row['train_seconds']:.0f} s")
+        rows.append(row)
+        write_table(out, rows)
+    write_table(out, rows)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m code_base.search", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spec", required=True, help="search spec (JSON)")
+    parser.add_argument("--out", default="runs/best/search_results.csv", help="CSV table")
+    parser.add_argument("--epochs", type=int, help="override the spec's epochs")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the rows already in --out for unchanged variants")
+    parser.add_argument("--progress", action="store_true", help="show each run's progress bar")
+    args = parser.parse_args(argv)
+    try:
+        spec = load_spec(args.spec)
+        rows = run_search(spec, args.out, epochs=args.epochs, only=args.only, reuse=args.reuse,
+                          progress=args.progress)
+    except (FileNotFoundError, ValueError, FloatingPointError) as e:
+        parser.exit(1, f"error: {e}\n")
+    best = max(rows, key=lambda r: r["best_val_acc"])
+    print(f"best: {best['name']} (val acc {best['best_val_acc']:.3f}); table in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""Train a ThreeLayerConvNet on CIFAR2 from a JSON config, evaluate it and save the run.
+
+    python -m code_base.train --config configs/best.json [--out runs/best] [--epochs N]
+                              [--max-steps N] [--seed S] [--reuse] [--resume] [--quiet]
+
+The run folder (``--out``) receives, each written atomically:
+
+- config.json    the resolved config (defaults filled in, command-line overrides applied);
+- history.json   loss per iteration, train/val accuracy and learning rate per epoch;
+- params.npz     the best-validation parameters (``np.load(path, allow_pickle=False)``), for
+                 images preprocessed exactly as ``get_CIFAR2_data`` does (see input scaling);
+- W1.npy         the first-layer filters alone (small, for pictures);
+- summary.json   test accuracy, confusion matrix, misclassified test images (indices into
+                 X_test), timing, machine, config;
+- checkpoint.npz the Solver's state every few epochs (``--resume`` continues from it).
+
+``--reuse`` skips training when the folder already has a summary.json made with the same
+config, so a pipeline can reuse a committed run; ``--resume`` continues an interrupted one.
+
+Input scaling: with ``data.normalize`` the mean-subtracted images are divided by the standard
+deviation s of the training pixels during training, so that unit-variance inputs meet He
+initialisation and a learning rate shared by all layers.  The convolution is linear in its
+input, so the saved W1 is divided by s: the saved network takes the unscaled images.
+
+Config keys (all optional; defaults in DEFAULT_CONFIG):
+  seed                     int: model init, dropout, minibatch order and augmentation
+  data     num_training, num_validation, num_test, seed (the split), normalize
+  model    num_filters, filter_size, hidden_dim, weight_scale (number or "he"), reg, dropout,
+           num_threads (null = all cores)
+  solver   update_rule, optim_config, batch_size, num_epochs, num_train_samples,
+           num_val_samples, checkpoint_every (null = no checkpoints),
+           keep: "best" (the Solver's choice: the epoch with the best validation accuracy) or
+           "final" (the parameters after the last epoch, read back from the final checkpoint;
+           sensible when a schedule decays to ~0 and the validation split is too small to rank
+           epochs: 200 images give accuracies +-2.5 %)
+  schedule null or {"name": "constant"|"step"|"cosine", ..., "warmup_epochs": k}
+           (a cosine without num_epochs spans the run); see code_base.schedules
+  augment  padding (zero pixels per side for random crops; 0 = none), flip (bool),
+           cutout (side of a zeroed square; 0 = none)
+  eval     flip_tta (bool): average the scores of each test image and its mirror image
+"""
+
+import argparse
+import copy
+import datetime
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from code_base import schedules
+from code_base.augment import make_augment
+from code_base.checkpoint import load_checkpoint
+from code_base.classifiers.cnn import ThreeLayerConvNet
+from code_base.data_utils import get_CIFAR2_data
+from code_base.solver import Solver
+
+__all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config", "derive_seeds", "build_model",
+           "prepare_data", "predict", "confusion_matrix", "run", "load_params", "main"]
+
+CLASS_NAMES = ("airplane", "bird")
+
+DEFAULT_CONFIG = {
+    "seed": 0,
+    "data": {"num_training": 9800, "num_validation": 200, "num_test": 2000, "seed": 0,
+             "normalize": True},
+    "model": {"num_filters": 32, "filter_size": 7, "hidden_dim": 100, "weight_scale": 1e-3,
+              "reg": 0.0, "dropout": 0.0, "num_threads": None},
+    "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "batch_size": 50,
+               "num_epochs": 1, "num_train_samples": 1000, "num_val_samples": None,
+               "checkpoint_every": 5, "keep": "best"},
+    "schedule": None,
+    "augment": {"padding": 0, "flip": False, "cutout": 0},
+    "eval": {"flip_tta": False},
+}
+# Sub-dicts whose keys are free-form (passed on as they are and checked by their consumer).
+_FREE_FORM = {("solver", "optim_config"), ("schedule",)}
+
+
+def _merge(base, update, path=()):
+    """Deep-merge ``update`` into a copy of ``base``; unknown keys raise ValueError."""
+    if path in _FREE_FORM:
+        return copy.deepcopy(update)
+    if not isinstance(update, dict):
+        where = ".".join(path) or "config"
+        raise ValueError(f"{where} must be a JSON object, got {update!r}")
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if key not in base:
+            where = ".".join(path) or "the top level"
+            raise ValueError(f"unknown config key {key!r} in {where}; known keys: {sorted(base)}")
+        if isinstance(base[key], dict) or (*path, key) in _FREE_FORM:
+            out[key] = _merge(base[key] or {}, value, (*path, key)) if value is not None else None
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config(config, epochs=None, seed=None):
+    """Defaults + ``config`` + command-line overrides -> a complete config dict."""
+    cfg = _merge(DEFAULT_CONFIG, config)
+    if epochs is not None:
+        cfg["solver"]["num_epochs"] = epochs
+    if seed is not None:
+        cfg["seed"] = seed
+    sched = cfg["schedule"]
+    if sched and sched.get("name") == "cosine" and "num_epochs" not in sched:
+        sched["num_epochs"] = cfg["solver"]["num_epochs"]
+    schedules.from_config(sched)  # fail now on a bad schedule, not after loading the data
+    keep = cfg["solver"]["keep"]
+    if keep not in ("best", "final"):
+        raise ValueError(f"solver.keep must be 'best' or 'final', got {keep!r}")
+    if keep == "final" and not cfg["solver"]["checkpoint_every"]:
+        raise ValueError("solver.keep 'final' reads the last checkpoint: "
+                         "set solver.checkpoint_every")
+    return cfg
+
+
+def load_config(path):
+    """Read a JSON config file (FileNotFoundError / ValueError naming the file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+
+def _atomic_write(path, write):
+    """Call write(file object) on a temporary file beside ``path``, then rename it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _dumps(obj, indent=0):
+    """JSON with one key per line, but each list of numbers or strings on a single line."""
+    pad = " " * (indent + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, indent + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        items = [pad + _dumps(v, indent + 1) for v in obj]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    return json.dumps(obj)
+
+
+def save_json(path, obj):
+    _atomic_write(path, lambda f: f.write((_dumps(obj) + "\n").encode()))
+
+
+def save_params(path, params):
+    _atomic_write(path, lambda f: np.savez(f, **params))
+
+
+def load_params(path):
+    """The parameter dict saved in a run's params.npz."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def derive_seeds(seed):
+    """(model seed, solver seed): independent streams for the initial weights and dropout, and
+    for the minibatch order and augmentation, both determined by the config's one seed."""
+    model_seed, solver_seed = np.random.SeedSequence(seed).generate_state(2)
+    return int(model_seed), int(solver_seed)
+
+
+def build_model(model_cfg, seed, input_dim=(3, 32, 32), num_classes=len(CLASS_NAMES)):
+    """A ThreeLayerConvNet from the config's model section.
+
+    weight_scale "he" draws every W from N(0, 2 / fan_in), fan_in being the number of inputs
+    of one unit (C*HH*WW for W1, the rows of W2 and W3).
+    """
+    cfg = dict(model_cfg)
+    he = cfg["weight_scale"] == "he"
+    if he:
+        cfg["weight_scale"] = 1.0
+    elif not isinstance(cfg["weight_scale"], (int, float)) or cfg["weight_scale"] <= 0:
+        raise ValueError(f"model.weight_scale must be a number > 0 or 'he', "
+                         f"got {model_cfg['weight_scale']!r}")
+    model = ThreeLayerConvNet(input_dim=input_dim, num_classes=num_classes, seed=seed, **cfg)
+    if he:
+        for name in ("W1", "W2", "W3"):
+            w = model.params[name]
+            fan_in = int(np.prod(w.shape[1:])) if w.ndim == 4 else w.shape[0]
+            w *= np.sqrt(2.0 / fan_in).astype(w.dtype)
+    return model
+
+
+def prepare_data(data_cfg):
+    """(data dict from get_CIFAR2_data, input scale s).
+
+    With normalize, X_train and X_val are divided by s (the training inputs); X_test is left as
+    get_CIFAR2_data gives it, the input of the saved network (whose W1 absorbs 1 / s).
+    """
+    cfg = dict(data_cfg)
+    normalize = cfg.pop("normalize")
+    data = get_CIFAR2_data(**cfg)
+    scale = 1.0
+    if normalize:
+        scale = float(np.std(data["X_train"], dtype=np.float64))
+        for key in ("X_train", "X_val"):
+            data[key] = data[key] / np.asarray(scale, dtype=data[key].dtype)
+    return data, scale
+
+
+def predict(model, X, batch_size=200, flip_tta=False):
+    """Class scores (N, num_classes) in test mode; flip_tta averages them with the mirror's."""
+    scores = []
+    for i in range(0, len(X), batch_size):
+        batch = X[i:i + batch_size]
+        s = model.loss(batch)
+        if flip_tta:
+            s = 0.5 * (s + model.loss(batch[:, :, :, ::-1]))
+        scores.append(s)
+    return np.concatenate(scores)
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """(num_classes, num_classes) counts: row = true class, column = predicted class."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def _max_steps_plan(max_steps, num_train, batch_size, num_epochs):
+    """(training images to use, epochs) so that at most max_steps updates are made.
+
+    Whole epochs are kept; below one epoch the training split is cut to max_steps batches.
+    """
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    steps_per_epoch = max(num_train // batch_size, 1)
+    if max_steps < steps_per_epoch:
+        return max_steps * batch_size, 1
+    return num_train, max(1, min(num_epochs, max_steps // steps_per_epoch))
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=True, log=print):
+    """Train (unless reusable), evaluate and save; returns the summary dict.
+
+    ``config`` must be resolved (see resolve_config).  ``max_steps`` caps the number of updates
+    (see _max_steps_plan) and is recorded in the summary.
+    """
+    out = Path(out_dir)
+    summary_path = out / "summary.json"
+    if reuse and summary_path.is_file():
+        old = json.loads(summary_path.read_text())
+        if old.get("config") == config and old.get("max_steps") == max_steps:
+            log(f"reusing {summary_path}: test accuracy {old['test_accuracy']:.4f} "
+                f"(delete it or drop --reuse to train again)")
+            return old
+        log(f"not reusing {summary_path}: it was made with a different config or max_steps")
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.npz"
+    if resume:
+        saved = out / "config.json"
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
+        if not saved.is_file() or json.loads(saved.read_text()) != config:
+            raise ValueError(f"--resume: {saved} is missing or differs from this config; "
+                             "resume with the same config")
+    save_json(out / "config.json", config)
+
+    t_start = time.perf_counter()
+    data, scale = prepare_data(config["data"])
+    t_data = time.perf_counter() - t_start
+    sv = dict(config["solver"])
+    num_epochs, checkpoint_every = sv.pop("num_epochs"), sv.pop("checkpoint_every")
+    keep = sv.pop("keep")
+    if max_steps is not None:
+        n_used, num_epochs = _max_steps_plan(max_steps, len(data["X_train"]), sv["batch_size"],
+                                             num_epochs)
+        data["X_train"], data["y_train"] = data["X_train"][:n_used], data["y_train"][:n_used]
+    model_seed, solver_seed = derive_seeds(config["seed"])
+    model = build_model(config["model"], model_seed)
+    aug = config["augment"]
+    solver = Solver(model, data, **sv, num_epochs=num_epochs, seed=solver_seed,
+                    lr_schedule=schedules.from_config(config["schedule"]),
+                    augment=make_augment(aug["padding"], aug["flip"], aug["cutout"]),
+                    print_every=10 ** 9, verbose=progress, progress=progress,
+                    checkpoint_path=checkpoint if checkpoint_every else None,
+                    checkpoint_every=(min(checkpoint_every, num_epochs) if checkpoint_every
+                                      else None))
+    if resume:
+        solver.restore(checkpoint)
+        log(f"resuming from {checkpoint} after epoch {solver.epoch}")
+    log(f"{model!r}\n{solver!r}")
+    t0 = time.perf_counter()
+    solver.train()
+    train_seconds = time.perf_counter() - t0
+    kept_epoch = int(np.argmax(solver.val_acc_history))  # the first best, as the Solver keeps
+    if keep == "final":
+        model.params.update(load_checkpoint(checkpoint)["params"])  # saved after the last epoch
+        kept_epoch = solver.epoch
+
+    params = {k: v.copy() for k, v in model.params.items()}
+    params["W1"] = params["W1"] / np.asarray(scale, dtype=params["W1"].dtype)
+    model.params.update(params)
+    t0 = time.perf_counter()
+    scores = predict(model, data["X_test"], flip_tta=config["eval"]["flip_tta"])
+    eval_seconds = time.perf_counter() - t0
+    y_test, y_pred = data["y_test"], np.argmax(scores, axis=1)
+    test_acc = float(np.mean(y_pred == y_test))
+    plain_acc = test_acc
+    if config["eval"]["flip_tta"]:  # also report the accuracy without the mirror images
+        plain_acc = float(np.mean(np.argmax(predict(model, data["X_test"]), axis=1) == y_test))
+    wrong = np.flatnonzero(y_pred != y_test)
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+
+    save_params(out / "params.npz", params)
+    _atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
+    lrs = [solver.base_learning_rate * (solver.lr_schedule(e) if solver.lr_schedule else 1.0)
+           for e in range(solver.num_epochs)]
+    history = {
+        "loss_history": [round(float(x), 5) for x in solver.loss_history],
+        "train_acc_history": solver.train_acc_history,
+        "val_acc_history": solver.val_acc_history,
+        "learning_rate_per_epoch": lrs,
+        "iterations_per_epoch": solver.iterations_per_epoch,
+    }
+    save_json(out / "history.json", history)
+    summary = {
+        "test_accuracy": test_acc,
+        "test_accuracy_without_flip_tta": plain_acc,
+        "best_val_accuracy": solver.best_val_acc,
+        "best_epoch": int(np.argmax(solver.val_acc_history)),
+        "kept_epoch": kept_epoch,
+        "kept_val_accuracy": solver.val_acc_history[kept_epoch],
+        "final_train_accuracy": solver.train_acc_history[-1],
+        "num_test": int(len(y_test)),
+        "class_names": list(CLASS_NAMES),
+        "confusion_matrix": confusion_matrix(y_test, y_pred, len(CLASS_NAMES)).tolist(),
+        "misclassified": {"index": wrong.tolist(), "true": y_test[wrong].tolist(),
+                          "pred": y_pred[wrong].tolist(),
+                          "confidence": [round(float(p), 4) for p in probs[wrong].max(axis=1)]},
+        "timing": {"train_seconds": round(train_seconds, 2),
+                   "seconds_per_epoch": round(train_seconds / max(solver.num_epochs, 1), 2),
+                   "data_seconds": round(t_data, 2), "eval_seconds": round(eval_seconds, 2),
+                   "iterations": solver.iteration, "epochs": solver.epoch},
+        "machine": {"cpu_count": os.cpu_count(), "num_threads": model.num_threads,
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    "platform": platform.platform()},
+        "input_scale": scale,
+        "params_sha256": _sha256(out / "params.npz"),
+        "num_parameters": int(sum(v.size for v in params.values())),
+        "max_steps": max_steps,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+    }
+    save_json(summary_path, summary)
+    log(f"test accuracy {test_acc:.4f} ({len(wrong)} of {len(y_test)} wrong) with the parameters "
+        f"of epoch {kept_epoch} (val {solver.val_acc_history[kept_epoch]:.4f}); training "
+        f"{train_seconds:.1f} s; saved in {out}")
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m code_base.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="JSON config file")
+    parser.add_argument("--out", default=None,
+                        help="run folder (default: runs/<config file name without .json>)")
+    parser.add_argument("--epochs", type=int, help="override solver.num_epochs")
+    parser.add_argument("--max-steps", type=int, help="at most this many updates (for smoke tests)")
+    parser.add_argument("--seed", type=int, help="override the seed")
+    parser.add_argument("--reuse", action="store_true",
+                        help="do nothing if --out has a summary.json with the same config")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from --out/checkpoint.npz (same config)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    args = parser.parse_args(argv)
+    out = args.out or os.path.join("runs", Path(args.config).stem)
+    try:
+        config = resolve_config(load_config(args.config), epochs=args.epochs, seed=args.seed)
+        run(config, out, max_steps=args.max_steps, reuse=args.reuse, resume=args.resume,
+            progress=not args.quiet)
+    except (FileNotFoundError, ValueError, FloatingPointError) as e:
+        parser.exit(1, f"error: {e}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

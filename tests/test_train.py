@@ -1,0 +1,245 @@
+"""The train command end to end on a few hundred CIFAR2 images for a few steps, into tmp_path."""
+
+import csv
+import functools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from code_base import download, train
+from code_base.data_utils import get_CIFAR2_data
+
+DEV_COPY = Path("/work/shared/data/cifar-10-batches-py")
+TINY = {
+    "data": {"num_training": 400, "num_validation": 100, "num_test": 300},
+    "model": {"num_filters": 8, "filter_size": 3, "hidden_dim": 32, "weight_scale": "he",
+              "dropout": 0.25, "reg": 1e-4},
+    "solver": {"batch_size": 50, "num_epochs": 2, "num_val_samples": None},
+    "schedule": {"name": "cosine", "warmup_epochs": 1},
+    "augment": {"padding": 2, "flip": True},
+}
+
+
+@pytest.fixture(scope="module")
+def cifar_dir():
+    folder = Path(os.environ.get("CIFAR10_DIR") or DEV_COPY)
+    missing = download.missing_batches(folder)
+    if missing:
+        pytest.skip(f"CIFAR-10 batches not found in {folder} (missing {missing}); "
+                    "set CIFAR10_DIR=/path/to/cifar-10-batches-py")
+    return folder
+
+
+@pytest.fixture
+def cached_data(cifar_dir, monkeypatch):
+    """Load each split once per module run: the train module gets fresh copies of it."""
+    monkeypatch.setenv("CIFAR10_DIR", str(cifar_dir))
+    load = functools.lru_cache(get_CIFAR2_data)
+
+    def get(**kwargs):
+        return {k: v.copy() for k, v in load(**kwargs).items()}
+
+    monkeypatch.setattr(train, "get_CIFAR2_data", get)
+    return get
+
+
+def tiny(**overrides):
+    config = json.loads(json.dumps(TINY))
+    for section, values in overrides.items():
+        config.setdefault(section, {}).update(values)
+    return train.resolve_config(config)
+
+
+def test_cli_run_writes_a_consistent_run(cifar_dir, tmp_path):
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps(TINY))
+    out = tmp_path / "run"
+    env = dict(os.environ, CIFAR10_DIR=str(cifar_dir))
+    proc = subprocess.run([sys.executable, "-m", "code_base.train", "--config", str(config_path),
+                           "--out", str(out), "--max-steps", "6", "--seed", "3", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout
+    assert {p.name for p in out.iterdir()} == {"config.json", "history.json", "summary.json",
+                                               "params.npz", "W1.npy", "checkpoint.npz"}
+    summary = json.loads((out / "summary.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    assert summary["config"] == json.loads((out / "config.json").read_text())
+    assert summary["config"]["seed"] == 3 and summary["max_steps"] == 6
+    assert summary["test_accuracy_without_flip_tta"] == summary["test_accuracy"]  # no TTA here
+    # 6 steps < one epoch of 8 batches: one epoch over the first 6 * 50 images.
+    assert summary["timing"]["iterations"] == 6 and len(history["loss_history"]) == 6
+    assert len(history["val_acc_history"]) == 2
+
+    params = train.load_params(out / "params.npz")  # allow_pickle=False
+    assert {k: v.shape for k, v in params.items()} == {
+        "W1": (8, 3, 3, 3), "b1": (8,), "W2": (8 * 16 * 16, 32), "b2": (32,),
+        "W3": (32, 2), "b3": (2,)}
+    np.testing.assert_array_equal(np.load(out / "W1.npy", allow_pickle=False), params["W1"])
+
+    # The saved parameters take get_CIFAR2_data's images as they are: recompute everything.
+    data = get_CIFAR2_data(num_training=400, num_validation=100, num_test=300, root=cifar_dir)
+    model = train.build_model(summary["config"]["model"], seed=0)
+    model.params.update(params)
+    pred = np.argmax(train.predict(model, data["X_test"]), axis=1)
+    assert np.mean(pred == data["y_test"]) == pytest.approx(summary["test_accuracy"])
+    cm = np.array(summary["confusion_matrix"])
+    assert cm.sum() == 300 and np.trace(cm) == round(300 * summary["test_accuracy"])
+    np.testing.assert_array_equal(summary["misclassified"]["index"],
+                                  np.flatnonzero(pred != data["y_test"]))
+    # The Solver measured the validation accuracy on scaled inputs with the unfolded W1.
+    val_pred = np.argmax(train.predict(model, data["X_val"]), axis=1)
+    assert np.mean(val_pred == data["y_val"]) == pytest.approx(summary["best_val_accuracy"])
+    assert summary["test_accuracy"] > 0.6  # two classes: 6 steps already beat chance
+
+
+def test_same_seed_same_parameters_other_seed_differs(cached_data, tmp_path):
+    runs = {name: train.run(train.resolve_config(TINY, seed=seed), tmp_path / name, max_steps=8,
+                            progress=False, log=lambda m: None)
+            for name, seed in (("a", 0), ("b", 0), ("c", 1))}
+    assert runs["a"]["params_sha256"] == runs["b"]["params_sha256"]
+    assert runs["a"]["test_accuracy"] == runs["b"]["test_accuracy"]
+    assert runs["a"]["params_sha256"] != runs["c"]["params_sha256"]
+
+
+def test_reuse_skips_only_an_identical_run(cached_data, tmp_path):
+    logs = []
+    first = train.run(tiny(), tmp_path, max_steps=8, progress=False, log=logs.append)
+    again = train.run(tiny(), tmp_path, max_steps=8, reuse=True, progress=False, log=logs.append)
+    assert again == first and logs[-1].startswith("reusing")
+    other = train.run(tiny(model={"hidden_dim": 16}), tmp_path, max_steps=8, reuse=True,
+                      progress=False, log=logs.append)
+    assert any(m.startswith("not reusing") for m in logs)
+    assert other["config"]["model"]["hidden_dim"] == 16
+    assert train.load_params(tmp_path / "params.npz")["W3"].shape == (16, 2)
+
+
+def test_resume_from_the_last_checkpoint_keeps_the_result(cached_data, tmp_path):
+    config = tiny(solver={"checkpoint_every": 1})
+    first = train.run(config, tmp_path, max_steps=16, progress=False, log=lambda m: None)
+    resumed = train.run(config, tmp_path, max_steps=16, resume=True, progress=False,
+                        log=lambda m: None)
+    assert resumed["params_sha256"] == first["params_sha256"]
+    assert resumed["timing"]["iterations"] == first["timing"]["iterations"] == 16
+    with pytest.raises(ValueError, match="differs"):
+        train.run(tiny(), tmp_path, resume=True, progress=False, log=lambda m: None)
+
+
+def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path):
+    from code_base.checkpoint import load_checkpoint
+
+    config = tiny(solver={"num_epochs": 3, "keep": "final", "checkpoint_every": 2},
+                  eval={"flip_tta": True})
+    summary = train.run(config, tmp_path, progress=False, log=lambda m: None)
+    final = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert final["epoch"] == summary["kept_epoch"] == 3
+    saved = train.load_params(tmp_path / "params.npz")
+    np.testing.assert_array_equal(saved["W2"], final["params"]["W2"])
+    np.testing.assert_allclose(saved["W1"] * summary["input_scale"], final["params"]["W1"],
+                               rtol=1e-6)
+    assert summary["kept_val_accuracy"] == final["val_acc_history"][-1]
+    # Mirror-averaged and plain test accuracy, recomputed from the saved parameters.
+    data = cached_data(num_training=400, num_validation=100, num_test=300)
+    model = train.build_model(config["model"], seed=0)
+    model.params.update(saved)
+    for flip_tta, key in ((True, "test_accuracy"), (False, "test_accuracy_without_flip_tta")):
+        pred = np.argmax(train.predict(model, data["X_test"], flip_tta=flip_tta), axis=1)
+        assert np.mean(pred == data["y_test"]) == pytest.approx(summary[key])
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        tiny(solver={"keep": "final", "checkpoint_every": None})
+    with pytest.raises(ValueError, match="keep"):
+        tiny(solver={"keep": "last"})
+
+
+def test_he_initialisation_scales_each_layer_by_its_fan_in():
+    model = train.build_model(dict(train.DEFAULT_CONFIG["model"], num_filters=64,
+                                   filter_size=5, hidden_dim=200, weight_scale="he"), seed=0)
+    for name, fan_in in (("W1", 3 * 5 * 5), ("W2", 64 * 16 * 16), ("W3", 200)):
+        w = model.params[name]
+        # The sample std of n normal draws is off by about 1 / sqrt(2n) relatively: allow 4 times.
+        assert w.std() == pytest.approx(np.sqrt(2 / fan_in), rel=4 / np.sqrt(2 * w.size))
+
+
+@pytest.mark.parametrize("max_steps, plan", [
+    (3, (150, 1)),      # below one epoch (8 batches of 50): cut the training split
+    (8, (400, 1)),
+    (17, (400, 2)),     # whole epochs only
+    (1000, (400, 5)),   # never more epochs than configured
+])
+def test_max_steps_plan(max_steps, plan):
+    assert train._max_steps_plan(max_steps, num_train=400, batch_size=50, num_epochs=5) == plan
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"modle": {}}, "unknown config key 'modle'"),
+    ({"model": {"filters": 3}}, "unknown config key 'filters' in model"),
+    ({"model": 3}, "model must be a JSON object"),
+    ({"schedule": {"name": "sawtooth"}}, "unknown schedule name"),
+])
+def test_bad_configs(config, message):
+    with pytest.raises(ValueError, match=message):
+        train.resolve_config(config)
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--config", str(tmp_path / "missing.json")])
+    assert exit_info.value.code == 1
+    assert "config file not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(SystemExit):
+        train.main(["--config", str(bad)])
+    assert "bad.json is not valid JSON" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="weight_scale"):
+        train.build_model(dict(train.DEFAULT_CONFIG["model"], weight_scale="xavier"), seed=0)
+
+
+def test_search_writes_a_table_and_reuses_unchanged_rows(cached_data, tmp_path):
+    from code_base import search
+
+    spec = {"base": TINY, "epochs": 1, "variants": [
+        {"name": "tiny"}, {"name": "wider", "model": {"hidden_dim": 48}}]}
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    spec = search.load_spec(spec_path)
+    table = tmp_path / "table.csv"
+    rows = search.run_search(spec, table, log=lambda m: None)
+    assert [r["name"] for r in rows] == ["tiny", "wider"]
+    assert rows[1]["overrides"] == '{"model": {"hidden_dim": 48}}'
+    assert all(0.5 <= r["best_val_acc"] <= 1 and r["epochs"] == 1 for r in rows)
+    with open(table, newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [float(r["best_val_acc"]) for r in csv_rows] == [r["best_val_acc"] for r in rows]
+    assert tuple(csv_rows[0]) == search.COLUMNS
+    # Same seed, same variant: the same result; with --reuse nothing is trained again.
+    logs = []
+    again = search.run_search(spec, table, reuse=True, log=logs.append)
+    assert again == rows and all("reusing" in m for m in logs)
+    # A change to the base changes every variant's config: nothing is reused.
+    changed = dict(spec, base=dict(TINY, model=dict(TINY["model"], hidden_dim=24)))
+    logs.clear()
+    search.run_search(changed, table, reuse=True, only=["tiny"], log=logs.append)
+    assert not any("reusing" in m for m in logs)
+    rerun = search.run_search(spec, tmp_path / "other.csv", only=["tiny"], log=lambda m: None)
+    timeless = lambda r: {k: v for k, v in r.items() if "seconds" not in k}  # noqa: E731
+    assert [timeless(r) for r in rerun] == [timeless(rows[0])]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"epochs": 1, "variants": []}, "needs 'base'"),
+    ({"base": {}, "epochs": 1, "variants": [{"model": {}}]}, "non-empty 'name'"),
+    ({"base": {}, "epochs": 1, "variants": [{"name": "a"}, {"name": "a"}]}, "duplicate"),
+])
+def test_bad_search_specs(spec, message, tmp_path):
+    from code_base import search
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match=message):
+        search.load_spec(path)
