@@ -36,8 +36,12 @@ submission: $(STAMP)
 notebooks: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh
 
-# Needs XeTeX, pandoc and poppler-utils (Debian): `make tex-deps` installs them as root.
+# Needs XeTeX, pandoc and poppler-utils (Debian): installed by `make tex-deps` when run as root.
 report: $(STAMP)
+	@if ! command -v xelatex >/dev/null || ! command -v pandoc >/dev/null || ! command -v pdfinfo >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then $(MAKE) tex-deps; else \
+	    echo "report: needs xelatex, pandoc and pdfinfo; install them with 'sudo make tex-deps'" >&2; exit 1; fi; \
+	fi
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh notebooks/report.py
 	$(BIN)/jupyter nbconvert --log-level=ERROR --to pdf --no-input \
 	    --template-file notebooks/report_pdf.tex.j2 --output-dir . --output report \

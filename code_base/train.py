@@ -175,6 +175,13 @@ def load_params(path):
         return {k: archive[k] for k in archive.files}
 
 
+def load_run(out_dir):
+    """The small artefacts of a saved run: {'config': ..., 'history': ..., 'summary': ...}."""
+    folder = Path(out_dir)
+    return {name: json.loads((folder / f"{name}.json").read_text())
+            for name in ("config", "history", "summary")}
+
+
 def derive_seeds(seed):
     """(model seed, solver seed): independent streams for the initial weights and dropout, and
     for the minibatch order and augmentation, both determined by the config's one seed."""

@@ -25,7 +25,6 @@ import csv
 import json
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -36,15 +35,13 @@ from code_base import train
 from code_base.data_utils import get_CIFAR2_data
 from code_base.vis_utils import visualize_grid
 
-warnings.filterwarnings("ignore", message="IProgress not found")
 ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir()), None)
 if ROOT is None:
     raise FileNotFoundError(f"run this notebook inside the repository: no code_base/ above "
                             f"{Path.cwd()}")
 RUN = ROOT / "runs" / "best"
-config = json.loads((RUN / "config.json").read_text())
-history = json.loads((RUN / "history.json").read_text())
-summary = json.loads((RUN / "summary.json").read_text())
+run = train.load_run(RUN)
+config, history, summary = run["config"], run["history"], run["summary"]
 # The saved run was made with the committed config, defaults filled in.
 assert summary["config"] == config == train.resolve_config(
     train.load_config(ROOT / "configs" / "best.json"))

@@ -50,13 +50,13 @@
 
 # %%
 import csv
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
+from code_base import train
 from code_base.vis_utils import visualize_grid
 
 ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir()), None)
@@ -64,9 +64,8 @@ if ROOT is None:
     raise FileNotFoundError(f"run this notebook inside the repository: no code_base/ above "
                             f"{Path.cwd()}")
 RUN = ROOT / "runs" / "best"
-config = json.loads((RUN / "config.json").read_text())
-history = json.loads((RUN / "history.json").read_text())
-summary = json.loads((RUN / "summary.json").read_text())
+run = train.load_run(RUN)
+config, history, summary = run["config"], run["history"], run["summary"]
 with open(RUN / "search_results.csv", newline="") as f:
     search = list(csv.DictReader(f))
 W1 = np.load(RUN / "W1.npy", allow_pickle=False)  # (F, C, HH, WW)

@@ -16,20 +16,9 @@ from code_base.data_utils import (find_cifar10_dir, get_CIFAR2_data, load_CIFAR1
                                   load_CIFAR_batch)
 from code_base.download import BATCH_FILES, DownloadError, default_cache_dir, download_cifar10
 
-DEV_COPY = Path("/work/shared/data/cifar-10-batches-py")
 
 
 # ---------------------------------------------------------------- the real (development) data
-
-@pytest.fixture(scope="module")
-def cifar_dir():
-    folder = Path(os.environ.get("CIFAR10_DIR") or DEV_COPY)
-    missing = download.missing_batches(folder)
-    if missing:
-        pytest.skip(f"CIFAR-10 batches not found in {folder} (missing {missing}); "
-                    "set CIFAR10_DIR=/path/to/cifar-10-batches-py")
-    return folder
-
 
 @pytest.fixture(scope="module")
 def data(cifar_dir):

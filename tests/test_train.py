@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from code_base import download, train
+from code_base import train
 from code_base.data_utils import get_CIFAR2_data
 
-DEV_COPY = Path("/work/shared/data/cifar-10-batches-py")
 TINY = {
     "data": {"num_training": 400, "num_validation": 100, "num_test": 300},
     "model": {"num_filters": 8, "filter_size": 3, "hidden_dim": 32, "weight_scale": "he",
@@ -23,16 +21,6 @@ TINY = {
     "schedule": {"name": "cosine", "warmup_epochs": 1},
     "augment": {"padding": 2, "flip": True},
 }
-
-
-@pytest.fixture(scope="module")
-def cifar_dir():
-    folder = Path(os.environ.get("CIFAR10_DIR") or DEV_COPY)
-    missing = download.missing_batches(folder)
-    if missing:
-        pytest.skip(f"CIFAR-10 batches not found in {folder} (missing {missing}); "
-                    "set CIFAR10_DIR=/path/to/cifar-10-batches-py")
-    return folder
 
 
 @pytest.fixture
