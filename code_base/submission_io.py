@@ -111,6 +111,7 @@ def load_folder(folder, shapes):
 def format_array(name, array):
     """Text of one file: 2-D rows for dropout arrays, else the C-order ravel one per line."""
     buf = io.StringIO()
+    array = np.asarray(array) + 0.0  # -0.0 (e.g. a negative gradient times a 0 mask) prints as 0
     if is_two_dimensional(name):
         np.savetxt(buf, np.atleast_2d(array), fmt=VALUE_FORMAT)
     else:

@@ -340,3 +340,10 @@ def test_committed_inputs_are_made_by_make_inputs(tmp_path):
 def test_committed_outputs_pass_the_grader():
     results = grade(REPO / 'input_files', REPO / 'output_files')
     assert all(r.passed for r in results), results_table(results)
+
+
+def test_negative_zero_is_written_as_zero():
+    from code_base.submission_io import format_array
+    text = format_array('maxpool_backward_out', np.array([-0.0, -1.5, 0.0]))
+    assert text.splitlines() == ['0.000000000000000000e+00', '-1.500000000000000000e+00',
+                                 '0.000000000000000000e+00']
