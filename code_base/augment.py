@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from ._checks import check_int
+
 __all__ = ["random_crop", "random_flip", "cutout", "make_augment", "Augment"]
 
 
@@ -37,12 +39,10 @@ def random_crop(X, rng, padding=4):
     """
     _check_batch("random_crop", X)
     _check_rng("random_crop", rng)
-    if isinstance(padding, bool) or not isinstance(padding, numbers.Integral) or padding < 0:
-        raise ValueError(f"random_crop: padding must be an integer >= 0, got {padding!r}")
+    p = check_int("random_crop", "padding", padding, 0)
     N, C, H, W = X.shape
-    if padding == 0 or N == 0:
+    if p == 0 or N == 0:
         return X.copy()
-    p = int(padding)
     Xp = np.zeros((N, C, H + 2 * p, W + 2 * p), dtype=X.dtype)
     Xp[:, :, p:p + H, p:p + W] = X
     top = rng.integers(0, 2 * p + 1, size=N)   # (N,) window corner in the padded image
@@ -79,8 +79,7 @@ def cutout(X, rng, size=8):
     """
     _check_batch("cutout", X)
     _check_rng("cutout", rng)
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
-        raise ValueError(f"cutout: size must be an integer >= 0, got {size!r}")
+    size = check_int("cutout", "size", size, 0)
     N, C, H, W = X.shape
     if size == 0 or N == 0:
         return X.copy()
@@ -94,12 +93,6 @@ def cutout(X, rng, size=8):
     return np.where(hole[:, None], np.zeros((), X.dtype), X)
 
 
-def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"make_augment: {name} must be an integer >= 0, got {value!r}")
-    return int(value)
-
-
 class Augment:
     """Callable (X_batch, rng) -> X_batch: random crop (if padding > 0), random flip (if flip),
     then cutout (if cutout > 0).
@@ -108,8 +101,8 @@ class Augment:
     """
 
     def __init__(self, padding=4, flip=True, cutout=0):
-        self.padding = _check_size("padding", padding)
-        self.cutout = _check_size("cutout", cutout)
+        self.padding = check_int("make_augment", "padding", padding, 0)
+        self.cutout = check_int("make_augment", "cutout", cutout, 0)
         if not isinstance(flip, bool):
             raise ValueError(f"make_augment: flip must be True or False, got {flip!r}")
         self.flip = flip
