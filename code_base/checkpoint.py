@@ -17,9 +17,10 @@ arrays, so ``np.load(path, allow_pickle=False)`` reads it:
 nested dict described in `load_checkpoint`.
 """
 import os
-import tempfile
 
 import numpy as np
+
+from code_base.fileio import atomic_write
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state_to_array", "rng_state_from_array"]
 
@@ -93,18 +94,7 @@ def save_checkpoint(path, state):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"checkpoint directory does not exist: {directory}")
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=os.path.basename(path) + ".",
-                                    suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **entries))
 
 
 def _scalar(arr):

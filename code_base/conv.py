@@ -124,6 +124,14 @@ def conv_backward_cn(dout_cn, cache, compute_dx=True):
     return dx, dw
 
 
+def check_bias(where, b, w):
+    """Check b is a (F,) float array for the F filters of w."""
+    check_array(where, "b", b, ndim=1)
+    F = w.shape[0]
+    if b.shape != (F,):
+        raise ValueError(f"{where}: b has shape {b.shape}, expected ({F},) for {F} filters")
+
+
 def conv_forward(x, w, b, conv_param):
     """Convolution layer forward pass (im2col + one matrix product).
 
@@ -138,11 +146,8 @@ def conv_forward(x, w, b, conv_param):
       It is a transposed view of a channel-major (F, N, H_out, W_out) array.
     - cache: for :func:`conv_backward`
     """
-    check_array("conv_forward", "b", b, ndim=1)
-    out_cn, cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out)
-    F = w.shape[0]
-    if b.shape != (F,):
-        raise ValueError(f"conv_forward: b has shape {b.shape}, expected ({F},) for {F} filters")
+    out_cn, cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out); checks x, w
+    check_bias("conv_forward", b, w)
     out_cn += b.astype(out_cn.dtype, copy=False)[:, None, None, None]
     return out_cn.transpose(1, 0, 2, 3), cache
 

@@ -1,7 +1,6 @@
 """Sandwich layers: common chains of layers as one forward/backward pair."""
 
-from ._checks import check_array
-from .conv import conv_backward_cn, conv_forward_cn
+from .conv import check_bias, conv_backward_cn, conv_forward_cn
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward,
                      max_pool_backward, max_pool_forward, relu_backward, relu_forward)
 
@@ -40,10 +39,8 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     bias and ReLU touch a quarter of the values for a 2x2 pool.  The first maximum of each
     window is also unchanged, so the backward pass routes gradients to the same inputs.
     """
-    check_array("conv_relu_pool_forward", "b", b, ndim=1)
-    if b.shape != (w.shape[0],):
-        raise ValueError(f"conv_relu_pool_forward: b has shape {b.shape}, expected ({w.shape[0]},)")
     conv_cn, conv_cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out), no bias
+    check_bias("conv_relu_pool_forward", b, w)
     pooled, pool_cache = max_pool_forward(conv_cn, pool_param)  # (F, N, H_pool, W_pool)
     # Not in place: the pool cache holds ``pooled`` to find each window's maximum.
     out, relu_cache = relu_forward(pooled + b.astype(pooled.dtype, copy=False)[:, None, None, None])

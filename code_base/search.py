@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from code_base import train
+from code_base.fileio import atomic_write
 
 __all__ = ["load_spec", "variant_config", "run_search", "COLUMNS", "main"]
 
@@ -100,7 +101,7 @@ def write_table(path, rows):
     writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    train._atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+    atomic_write(path, lambda f: f.write(text.getvalue().encode()))
     train.save_json(path.with_suffix(".json"), rows)
 
 

@@ -7,10 +7,11 @@ Readers accept commas or whitespace between values, as the original 2017 files u
 """
 import io
 import os
-import tempfile
 import warnings
 
 import numpy as np
+
+from code_base.fileio import write_temporary
 
 VALUE_FORMAT = '%.18e'
 
@@ -119,12 +120,6 @@ def format_array(name, array):
     return buf.getvalue()
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_folder(folder, arrays):
     """Write each `name -> array` to `folder/name.csv`, creating `folder` if needed.
 
@@ -135,11 +130,9 @@ def write_folder(folder, arrays):
     staged = []
     try:
         for name, array in arrays.items():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + name + '.', suffix='.tmp')
-            staged.append((tmp, os.path.join(folder, file_name(name))))
-            with os.fdopen(fd, 'w') as f:
-                f.write(format_array(name, array))
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual mode
+            final = os.path.join(folder, file_name(name))
+            text = format_array(name, array).encode()
+            staged.append((write_temporary(final, lambda f: f.write(text)), final))
         for tmp, final in staged:
             os.replace(tmp, final)
     finally:

@@ -48,7 +48,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -59,6 +58,7 @@ from code_base.augment import make_augment
 from code_base.checkpoint import load_checkpoint
 from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.data_utils import get_CIFAR2_data
+from code_base.fileio import atomic_write
 from code_base.solver import Solver
 
 __all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config", "derive_seeds", "build_model",
@@ -133,22 +133,6 @@ def load_config(path):
         raise ValueError(f"{path} is not valid JSON: {e}") from e
 
 
-def _atomic_write(path, write):
-    """Call write(file object) on a temporary file beside ``path``, then rename it to ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _dumps(obj, indent=0):
     """JSON with one key per line, but each list of numbers or strings on a single line."""
     pad = " " * (indent + 1)
@@ -162,11 +146,11 @@ def _dumps(obj, indent=0):
 
 
 def save_json(path, obj):
-    _atomic_write(path, lambda f: f.write((_dumps(obj) + "\n").encode()))
+    atomic_write(path, lambda f: f.write((_dumps(obj) + "\n").encode()))
 
 
 def save_params(path, params):
-    _atomic_write(path, lambda f: np.savez(f, **params))
+    atomic_write(path, lambda f: np.savez(f, **params))
 
 
 def load_params(path):
@@ -342,7 +326,7 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
     probs /= probs.sum(axis=1, keepdims=True)
 
     save_params(out / "params.npz", params)
-    _atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
+    atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
     lrs = [solver.base_learning_rate * (solver.lr_schedule(e) if solver.lr_schedule else 1.0)
            for e in range(solver.num_epochs)]
     history = {
