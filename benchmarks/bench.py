@@ -37,6 +37,11 @@ from code_base.layers import (conv_backward, conv_forward, max_pool_backward,  #
 from code_base.optim import adam  # noqa: E402
 
 try:
+    from code_base import buffers  # reused scratch memory, in versions that have it
+except ImportError:
+    buffers = None
+
+try:
     import torch
     import torch.nn.functional as TF
 except ImportError:
@@ -312,8 +317,12 @@ def peak_step_mib(np_step, X, y):
     """Peak MiB traced during one (already warmed-up) NumPy train step.
 
     NumPy reports its array allocations to tracemalloc, so this is the step's own
-    working memory: activations, caches, gradients and the new parameters.
+    working memory: activations, caches, gradients and the new parameters.  The large
+    scratch buffers that code_base reuses between steps are released first, so that the
+    step allocates (and tracemalloc sees) all of its memory.
     """
+    if buffers is not None:
+        buffers.release()
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()

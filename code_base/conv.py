@@ -8,12 +8,18 @@ whole layer becomes one matrix product of the filters with those columns:
 Padding follows the assignment: ``pad`` is the TOTAL number of zero rows (and
 columns) added, split evenly between the two sides, so ``pad=2`` is a one-pixel border
 and ``H_out = 1 + (H + pad - HH) / stride``.
+
+Speed: the bias rides in the product as a last row of ones in cols (so the backward
+product yields db too), ``num_threads`` threads each take a shard of the images, and the
+large arrays come from :mod:`code_base.buffers`, which reuses memory between steps.
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from . import buffers
 from ._checks import check_array, check_int, check_params
+from .parallel import map_shards, resolve_threads
 
 
 def conv_output_shape(x_shape, w_shape, conv_param, where="conv_forward"):
@@ -42,31 +48,58 @@ def conv_output_shape(x_shape, w_shape, conv_param, where="conv_forward"):
     return stride, pad, H_out, W_out
 
 
-def im2col(x, HH, WW, stride, pad):
-    """Copy every receptive field of ``x`` into a column, channel-major.
-
-    x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).  Rows are ordered (c, i, j) like
-    ``w.reshape(F, -1)``, columns (n, h, w), so ``w.reshape(F, -1) @ cols`` is the whole
-    batch's convolution in one product, laid out (F, N, H_out, W_out).
-    """
+def pad_channel_major(x, pad):
+    """x (N, C, H, W) with pad/2 zeros on every side, laid out (C, N, H + pad, W + pad)."""
     N, C, H, W = x.shape
     p = pad // 2
     xp = np.zeros((C, N, H + pad, W + pad), dtype=x.dtype)
     xp[:, :, p : p + H, p : p + W] = x.transpose(1, 0, 2, 3)
-    windows = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    H_out, W_out = windows.shape[2:4]  # windows: (C, N, H_out, W_out, HH, WW), a view
-    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
-    cols[...] = windows.transpose(0, 4, 5, 1, 2, 3)  # one strided copy, innermost W_out
-    return cols.reshape(C * HH * WW, N * H_out * W_out)
+    return xp
 
 
-def col2im(dcols, x_shape, HH, WW, stride, pad):
-    """Adjoint of :func:`im2col`: sum the column gradients back onto the image.
+def _padded_windows(x, HH, WW, stride, pad):
+    """Every receptive field of x: a (C, N, H_out, W_out, HH, WW) view of the padded input."""
+    xp = pad_channel_major(x, pad)
+    return sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
 
-    dcols: (C*HH*WW, N*H_out*W_out) -> dx: (N, C, H, W) (a transposed view of a
-    channel-major array).  One strided slice addition per kernel offset (HH*WW of them),
-    each covering the whole batch.
+
+def im2col(x, HH, WW, stride, pad, out=None):
+    """Copy every receptive field of ``x`` into a column, channel-major.
+
+    x: (N, C, H, W) -> cols: (C*HH*WW, N*H_out*W_out).  Rows are ordered (c, i, j) like
+    ``w.reshape(F, -1)``, columns (n, h, w), so ``w.reshape(F, -1) @ cols`` is the whole
+    batch's convolution in one product, laid out (F, N, H_out, W_out).  ``out``, if given,
+    is an array of that shape with contiguous rows to fill (e.g. a block of columns of a
+    larger matrix).
     """
+    N, C, H, W = x.shape
+    windows = _padded_windows(x, HH, WW, stride, pad)  # (C, N, H_out, W_out, HH, WW), a view
+    H_out, W_out = windows.shape[2:4]
+    shape = (C * HH * WW, N * H_out * W_out)
+    cols = np.empty(shape, dtype=x.dtype) if out is None else _check_out("im2col", out, shape)
+    # One strided copy, innermost W_out, through a view of cols with the window axes.
+    _split_view(cols, (C, HH, WW), (N, H_out, W_out))[...] = windows.transpose(0, 4, 5, 1, 2, 3)
+    return cols
+
+
+def _split_view(a, row_axes, column_axes):
+    """A view of the 2-d array a (contiguous rows) with its rows and columns split into axes."""
+    rs, cs = a.strides
+    row_strides = tuple(rs * int(np.prod(row_axes[k + 1 :])) for k in range(len(row_axes)))
+    col_strides = tuple(cs * int(np.prod(column_axes[k + 1 :])) for k in range(len(column_axes)))
+    return as_strided(a, row_axes + column_axes, row_strides + col_strides)
+
+
+def _check_out(where, out, shape):
+    """``out`` if it is an array of ``shape`` with contiguous rows, else a ValueError."""
+    if out.shape != shape or out.strides[1] != out.itemsize:
+        raise ValueError(f"{where}: out must be an array of shape {shape} with contiguous "
+                         f"rows, got shape {out.shape}, strides {out.strides}")
+    return out
+
+
+def _col2im_cn(dcols, x_shape, HH, WW, stride, pad):
+    """col2im laid out channel-major: (C, N, H, W), a view into the padded sum."""
     N, C, H, W = x_shape
     Hp, Wp = H + pad, W + pad
     H_out = 1 + (Hp - HH) // stride
@@ -78,50 +111,90 @@ def col2im(dcols, x_shape, HH, WW, stride, pad):
         for j in range(WW):
             dxp[:, :, rows, j : j + stride * W_out : stride] += d6[:, i, j]
     p = pad // 2
-    return dxp[:, :, p : p + H, p : p + W].transpose(1, 0, 2, 3)
+    return dxp[:, :, p : p + H, p : p + W]
 
 
-def _check_conv_inputs(where, x, w, conv_param):
+def col2im(dcols, x_shape, HH, WW, stride, pad):
+    """Adjoint of :func:`im2col`: sum the column gradients back onto the image.
+
+    dcols: (C*HH*WW, N*H_out*W_out) -> dx: (N, C, H, W) (a transposed view of a
+    channel-major array).  One strided slice addition per kernel offset (HH*WW of them),
+    each covering the whole batch.
+    """
+    return _col2im_cn(dcols, x_shape, HH, WW, stride, pad).transpose(1, 0, 2, 3)
+
+
+def check_conv_inputs(where, x, w, conv_param):
     check_array(where, "x", x, ndim=4)
     check_array(where, "w", w, ndim=4)
     return conv_output_shape(x.shape, w.shape, conv_param, where)
 
 
-def conv_forward_cn(x, w, conv_param):
-    """Bias-free convolution in channel-major layout, for layers that fuse what follows.
+def conv_forward_cn(x, w, b, conv_param, num_threads=1):
+    """Convolution in channel-major layout, for layers that fuse what follows.
 
-    x: (N, C, H, W), w: (F, C, HH, WW) -> out: (F, N, H_out, W_out) and a cache for
-    :func:`conv_backward_cn`.  Channel-major is the natural layout of the product
-    ``W_mat @ cols``; returning it avoids a transpose of the largest activation.
+    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,) or None (no bias) -> out:
+    (F, N, H_out, W_out) and a cache for :func:`conv_backward_cn`.  Channel-major is the
+    natural layout of the product ``W_mat @ cols``; returning it avoids a transpose of the
+    largest activation.  ``num_threads`` threads each take a shard of the images: its
+    columns and its block of the product.
     """
-    stride, pad, H_out, W_out = _check_conv_inputs("conv_forward", x, w, conv_param)
-    N = x.shape[0]
-    F, C, HH, WW = w.shape
+    stride, pad, H_out, W_out = check_conv_inputs("conv_forward", x, w, conv_param)
+    N, C, _, _ = x.shape
+    F, _, HH, WW = w.shape
+    K, P = C * HH * WW, H_out * W_out
     dtype = np.result_type(x, w)
-    cols = im2col(x.astype(dtype, copy=False), HH, WW, stride, pad)  # (C*HH*WW, N*H_out*W_out)
-    w_mat = w.reshape(F, C * HH * WW).astype(dtype, copy=False)
-    out = w_mat @ cols  # (F, N*H_out*W_out)
-    return out.reshape(F, N, H_out, W_out), (x.shape, w.shape, w_mat, cols, stride, pad)
+    x = x.astype(dtype, copy=False)
+    # With a bias, a last row of ones carries it through the product:
+    # [W_mat | b] @ [cols; 1] = W_mat @ cols + b, and the backward product gives db too.
+    rows = K if b is None else K + 1
+    w_mat = np.empty((F, rows), dtype=dtype)
+    w_mat[:, :K] = w.reshape(F, K)
+    cols = buffers.empty((rows, N * P), dtype)
+    if b is not None:
+        w_mat[:, K] = b
+        cols[K] = 1
+    out = buffers.empty((F, N * P), dtype)
+
+    def shard(s):
+        q = slice(s.start * P, s.stop * P)  # the shard's columns
+        im2col(x[s], HH, WW, stride, pad, out=cols[:K, q])
+        np.matmul(w_mat, cols[:, q], out=out[:, q])  # (F, rows) @ (rows, n*P)
+
+    map_shards(shard, N, num_threads)
+    return out.reshape(F, N, H_out, W_out), (x.shape, w.shape, w_mat, cols, stride, pad,
+                                              (H_out, W_out))
 
 
-def conv_backward_cn(dout_cn, cache, compute_dx=True):
+def conv_backward_cn(dout_cn, cache, compute_dx=True, num_threads=1):
     """Backward pass of :func:`conv_forward_cn`.
 
-    dout_cn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW)).
+    dout_cn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW),
+    db (F,) or None when the forward pass had no bias).
     """
-    x_shape, w_shape, w_mat, cols, stride, pad = cache
-    F, K = w_mat.shape
-    P = cols.shape[1]
-    if dout_cn.ndim != 4 or dout_cn.shape[0] != F or dout_cn[0].size != P:
-        raise ValueError(f"conv_backward: upstream gradient has shape {dout_cn.shape}, the forward "
-                         f"output had {F} channels of {P} values")
-    d = np.ascontiguousarray(dout_cn, dtype=w_mat.dtype).reshape(F, P)
-    dw = (d @ cols.T).reshape(w_shape)  # (F, K): the transposed operand costs no copy in BLAS
-    dx = None
-    if compute_dx:
-        _, _, HH, WW = w_shape
-        dx = col2im(w_mat.T @ d, x_shape, HH, WW, stride, pad)  # (K, N*P) -> (N, C, H, W)
-    return dx, dw
+    x_shape, w_shape, w_mat, cols, stride, pad, (H_out, W_out) = cache
+    F, rows = w_mat.shape
+    N, C, H, W = x_shape
+    _, _, HH, WW = w_shape
+    K, P = C * HH * WW, H_out * W_out
+    if dout_cn.shape != (F, N, H_out, W_out):
+        raise ValueError(f"conv_backward: upstream gradient has shape {dout_cn.shape} (channel-"
+                         f"major), expected {(F, N, H_out, W_out)}")
+    d = np.ascontiguousarray(dout_cn, dtype=w_mat.dtype).reshape(F, N * P)
+    dx_cn = buffers.empty((C, N, H, W), w_mat.dtype) if compute_dx else None
+
+    def shard(s):
+        q = slice(s.start * P, s.stop * P)
+        dwb = d[:, q] @ cols[:, q].T  # (F, rows): the transposed operand costs no copy in BLAS
+        if compute_dx:
+            dcols = w_mat[:, :K].T @ d[:, q]  # (K, n*P)
+            dx_cn[:, s] = _col2im_cn(dcols, (s.stop - s.start, C, H, W), HH, WW, stride, pad)
+        return dwb
+
+    dwb = sum(map_shards(shard, N, num_threads))
+    db = dwb[:, K].copy() if rows > K else None
+    dx = None if dx_cn is None else dx_cn.transpose(1, 0, 2, 3)
+    return dx, np.ascontiguousarray(dwb[:, :K]).reshape(w_shape), db
 
 
 def check_bias(where, b, w):
@@ -132,7 +205,7 @@ def check_bias(where, b, w):
         raise ValueError(f"{where}: b has shape {b.shape}, expected ({F},) for {F} filters")
 
 
-def conv_forward(x, w, b, conv_param):
+def conv_forward(x, w, b, conv_param, num_threads=None):
     """Convolution layer forward pass (im2col + one matrix product).
 
     Inputs:
@@ -140,19 +213,21 @@ def conv_forward(x, w, b, conv_param):
     - w: filters, (F, C, HH, WW)
     - b: biases, (F,)
     - conv_param: {'stride': s >= 1, 'pad': total zero padding (even)}
+    - num_threads: threads sharing the batch (default: the number of cores)
 
     Returns (out, cache):
     - out: (N, F, H_out, W_out), H_out = 1 + (H + pad - HH) / stride, likewise W_out.
       It is a transposed view of a channel-major (F, N, H_out, W_out) array.
     - cache: for :func:`conv_backward`
     """
-    out_cn, cache = conv_forward_cn(x, w, conv_param)  # (F, N, H_out, W_out); checks x, w
+    threads = resolve_threads("conv_forward", num_threads)
+    check_conv_inputs("conv_forward", x, w, conv_param)
     check_bias("conv_forward", b, w)
-    out_cn += b.astype(out_cn.dtype, copy=False)[:, None, None, None]
+    out_cn, cache = conv_forward_cn(x, w, b, conv_param, threads)  # (F, N, H_out, W_out)
     return out_cn.transpose(1, 0, 2, 3), cache
 
 
-def conv_backward(dout, cache, compute_dx=True):
+def conv_backward(dout, cache, compute_dx=True, num_threads=None):
     """Convolution layer backward pass.
 
     Inputs:
@@ -160,10 +235,14 @@ def conv_backward(dout, cache, compute_dx=True):
     - cache: from :func:`conv_forward`
     - compute_dx: False skips the input gradient (e.g. for a network's first layer, whose
       input is the data) and returns ``dx=None``.
+    - num_threads: threads sharing the batch (default: the number of cores)
 
     Returns (dx, dw, db): (N, C, H, W), (F, C, HH, WW), (F,).
     """
+    threads = resolve_threads("conv_backward", num_threads)
     check_array("conv_backward", "dout", dout, ndim=4)
-    dout_cn = dout.transpose(1, 0, 2, 3)  # (F, N, H_out, W_out)
-    dx, dw = conv_backward_cn(dout_cn, cache, compute_dx)
-    return dx, dw, dout_cn.sum(axis=(1, 2, 3))
+    x_shape, _, w_mat, _, _, _, (H_out, W_out) = cache
+    expected = (x_shape[0], w_mat.shape[0], H_out, W_out)
+    if dout.shape != expected:
+        raise ValueError(f"conv_backward: dout has shape {dout.shape}, expected {expected}")
+    return conv_backward_cn(dout.transpose(1, 0, 2, 3), cache, compute_dx, threads)

@@ -31,6 +31,8 @@ import numbers
 
 import numpy as np
 
+from .parallel import default_threads, parallel_map, split
+
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "UPDATE_RULES", "validate_config"]
 
 
@@ -53,13 +55,14 @@ _CHECKS = {
 }
 
 
-def _rule(defaults, state_arrays=(), state_scalars=()):
-    """Attach a rule's default hyperparameters and state key names to it."""
+def _rule(defaults, state_arrays=(), state_scalars=(), options=("inplace",)):
+    """Attach a rule's default hyperparameters, state key names and options to it."""
 
     def attach(func):
         func.defaults = dict(defaults)
         func.state_arrays = tuple(state_arrays)
         func.state_scalars = tuple(state_scalars)
+        func.options = tuple(options)
         return func
 
     return attach
@@ -75,7 +78,7 @@ def validate_config(rule, config=None):
         config = {}
     if not isinstance(config, dict):
         raise ValueError(f"config must be a dict or None, got {type(config).__name__}")
-    known = set(rule.defaults) | set(rule.state_arrays) | set(rule.state_scalars) | {"inplace"}
+    known = set(rule.defaults) | set(rule.state_arrays) | set(rule.state_scalars) | set(rule.options)
     unknown = sorted(set(config) - known)
     if unknown:
         raise ValueError(
@@ -91,6 +94,11 @@ def validate_config(rule, config=None):
             raise ValueError(f"config['{key}'] must be {wanted}, got {value!r}")
     if not isinstance(cfg["inplace"], (bool, np.bool_)):
         raise ValueError(f"config['inplace'] must be True or False, got {cfg['inplace']!r}")
+    if cfg.get("num_threads", 0) is None:
+        del cfg["num_threads"]  # None is the default; configs hold numbers only (checkpoints)
+    threads = cfg.get("num_threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"config['num_threads'] must be an integer >= 1 or None, got {threads!r}")
     for key in rule.state_scalars:
         value = cfg.setdefault(key, 0)
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
@@ -191,7 +199,7 @@ def rmsprop(w, dw, config=None):
 
 
 @_rule({"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
-       state_arrays=("m", "v"), state_scalars=("t",))
+       state_arrays=("m", "v"), state_scalars=("t",), options=("inplace", "num_threads"))
 def adam(w, dw, config=None):
     """Adam: momentum on the gradient and RMSProp scaling, both bias-corrected.
 
@@ -207,13 +215,16 @@ def adam(w, dw, config=None):
     - m, v: state, moving averages of dw and dw**2 (default zeros).
     - t: state, number of steps taken so far (default 0).
     - inplace: overwrite w and config['m'], config['v'] (default False).
+    - num_threads: threads sharing an in-place update of a large array (default: the
+      number of cores; see :mod:`code_base.parallel`).  Results do not depend on it.
     """
     dw, cfg, inplace = _prepare(adam, w, dw, config)
     lr, beta1, beta2, eps = (float(cfg[k]) for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = int(cfg["t"]) + 1
     cfg["t"] = t
     if inplace:
-        _adam_inplace(w, dw, cfg["m"], cfg["v"], lr, beta1, beta2, eps, t)
+        threads = cfg.get("num_threads") or default_threads()
+        _adam_inplace(w, dw, cfg["m"], cfg["v"], lr, beta1, beta2, eps, t, threads)
         return w, cfg
     m = beta1 * cfg["m"] + (1 - beta1) * dw
     v = beta2 * cfg["v"] + (1 - beta2) * (dw * dw)
@@ -223,40 +234,52 @@ def adam(w, dw, config=None):
     return w - step, cfg
 
 
-_ADAM_BLOCK = 1 << 15  # elements per block: four float32 blocks and a scratch fit in L2
+# Elements per block.  Smaller blocks would stay in L2, but every block costs a dozen
+# ufunc calls, each taking the GIL: with two threads, 2**15-element blocks ran slower than
+# one thread, 2**17-element blocks 1.3-1.5x faster (benchmarks/adam_blocks.py).
+_ADAM_BLOCK = 1 << 17
 
 
-def _adam_inplace(w, dw, m, v, lr, beta1, beta2, eps, t):
-    """Adam's update of w, m, v in place, one cache-sized block at a time.
+def _adam_inplace(w, dw, m, v, lr, beta1, beta2, eps, t, num_threads=1):
+    """Adam's update of w, m, v in place, block by block, blocks shared among threads.
 
-    A whole-array formula streams every temporary through memory; on blocks, all eleven
+    A whole-array formula streams every temporary through memory; on blocks, all twelve
     element-wise passes run on data already in cache.  Uses the algebraically equal form
     step = lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps * sqrt(1 - beta2**t)).
     """
     correction = math.sqrt(1 - beta2 ** t)
     step_size = lr * correction / (1 - beta1 ** t)
     eps_hat = eps * correction
-    if all(a.flags.c_contiguous for a in (w, dw, m, v)):
-        flat = [a.reshape(-1) for a in (w, dw, m, v)]
-        blocks = [[a[i : i + _ADAM_BLOCK] for a in flat] for i in range(0, w.size, _ADAM_BLOCK)]
-    else:
+    arrays = (w, dw, m, v)
+    if not all(a.flags.c_contiguous for a in arrays):
         # Blocks need flat views, which strided arrays lack: update them whole, in place.
-        blocks = [(w, dw, m, v)]
-    scratch = np.empty(max(block[0].size for block in blocks), dtype=w.dtype)
-    for wb, gb, mb, vb in blocks:
-        buf = scratch[: wb.size].reshape(wb.shape)
-        mb *= beta1
-        np.multiply(gb, 1 - beta1, out=buf)
-        mb += buf
-        vb *= beta2
-        np.multiply(gb, gb, out=buf)
-        buf *= 1 - beta2
-        vb += buf
-        np.sqrt(vb, out=buf)
-        buf += eps_hat
-        np.divide(mb, buf, out=buf)
-        buf *= step_size
-        wb -= buf
+        _adam_block(*arrays, np.empty_like(w), beta1, beta2, step_size, eps_hat)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    starts = range(0, w.size, _ADAM_BLOCK)
+
+    def run(part):  # a contiguous run of blocks
+        scratch = np.empty(min(_ADAM_BLOCK, w.size), dtype=w.dtype)
+        for i in starts[part]:
+            block = [a[i : i + _ADAM_BLOCK] for a in flat]
+            _adam_block(*block, scratch[: block[0].size], beta1, beta2, step_size, eps_hat)
+
+    parallel_map(run, split(len(starts), num_threads), num_threads)
+
+
+def _adam_block(w, g, m, v, buf, beta1, beta2, step_size, eps_hat):
+    m *= beta1
+    np.multiply(g, 1 - beta1, out=buf)
+    m += buf
+    v *= beta2
+    np.multiply(g, g, out=buf)
+    buf *= 1 - beta2
+    v += buf
+    np.sqrt(v, out=buf)
+    buf += eps_hat
+    np.divide(m, buf, out=buf)
+    buf *= step_size
+    w -= buf
 
 
 UPDATE_RULES = {rule.__name__: rule for rule in (sgd, sgd_momentum, rmsprop, adam)}

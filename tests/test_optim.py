@@ -169,7 +169,8 @@ def test_unknown_key_is_named(rule, bad_key):
     (sgd_momentum, "momentum", 1.0), (sgd_momentum, "momentum", -0.1),
     (rmsprop, "decay_rate", 1.5), (rmsprop, "epsilon", 0.0),
     (adam, "beta1", 1.0), (adam, "beta2", -0.5), (adam, "t", -1), (adam, "t", 1.5),
-    (adam, "inplace", "yes"),
+    (adam, "inplace", "yes"), (adam, "num_threads", 0), (adam, "num_threads", 2.0),
+    (adam, "num_threads", True),
 ])
 def test_bad_values_are_rejected(rule, key, value):
     with pytest.raises(ValueError, match=key):
@@ -226,3 +227,28 @@ def test_inplace_adam_updates_non_contiguous_arrays():
     assert next_w is w
     np.testing.assert_allclose(base[:, ::2], expected, rtol=1e-12)
     np.testing.assert_array_equal(base[:, 1::2], np.arange(24.0).reshape(4, 6)[:, 1::2])
+
+
+@pytest.mark.parametrize("num_threads", [2, 3, 16])
+def test_threaded_inplace_adam_equals_one_thread_exactly(num_threads, monkeypatch):
+    # Small blocks, so that a modest array spans many blocks and every thread gets some.
+    monkeypatch.setattr(optim, "_ADAM_BLOCK", 1000)
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((7, 1001)).astype(np.float32)
+    states = {}
+    for threads in (1, num_threads):
+        wt = w.copy()
+        config = {"learning_rate": 1e-2, "inplace": True, "num_threads": threads}
+        for _ in range(3):
+            wt, config = adam(wt, np.sin(3 * wt), config)
+        states[threads] = (wt, config["m"], config["v"])
+    for a, b in zip(states[1], states[num_threads]):
+        np.testing.assert_array_equal(a, b)  # each element sees the same operations
+    assert not np.array_equal(states[1][0], w)
+
+
+def test_num_threads_is_adams_option_only_and_none_means_default():
+    with pytest.raises(ValueError, match="num_threads"):
+        sgd(np.zeros(2), np.ones(2), {"num_threads": 2})
+    _, config = adam(np.zeros(2), np.ones(2), {"num_threads": None, "inplace": True})
+    assert "num_threads" not in config  # configs hold numbers only, for checkpoints

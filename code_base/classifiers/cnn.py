@@ -1,15 +1,12 @@
 """ThreeLayerConvNet: conv - relu - 2x2 max pool - affine - relu - [dropout] - affine - softmax."""
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
+from .. import buffers
 from ..layer_utils import conv_relu_pool_backward, conv_relu_pool_forward
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                       relu_backward, relu_forward, softmax_loss)
+from ..parallel import parallel_map, resolve_threads, single_threaded_blas, split
 
 
 class ThreeLayerConvNet:
@@ -28,12 +25,10 @@ class ThreeLayerConvNet:
     of dropping a hidden unit (0 disables the layer).  ``seed`` seeds the generator used
     for the initial weights and the dropout masks.
 
-    ``num_threads`` (default: the number of cores) runs the convolution, the bulk of the
-    work, on that many shards of each batch in parallel threads.  While ``loss`` runs, BLAS
-    is limited to one thread (process-wide, through threadpoolctl): OpenBLAS's own threads
-    stalled badly here whenever the cores were shared (a 50x8192 @ 8192x100 product took
-    208 ms on two BLAS threads against 1.9 ms on one).  Results equal the one-thread
-    computation up to float rounding.
+    ``num_threads`` (default: the number of cores) splits each batch's work over that many
+    threads (:mod:`code_base.parallel`): the convolution by images, the hidden affine layer
+    by blocks of W2.  While ``loss`` runs, BLAS is limited to one thread, process-wide.
+    Results equal the one-thread computation up to float rounding.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
@@ -50,12 +45,7 @@ class ThreeLayerConvNet:
         if not 0 <= dropout < 1:
             raise ValueError(f"ThreeLayerConvNet: dropout (probability of dropping) must be in "
                              f"[0, 1), got {dropout}")
-        if num_threads is None:
-            num_threads = os.cpu_count() or 1
-        if num_threads < 1:
-            raise ValueError(f"ThreeLayerConvNet: num_threads must be >= 1, got {num_threads}")
-        self.num_threads = int(num_threads)
-        self._executor = None
+        self.num_threads = resolve_threads("ThreeLayerConvNet", num_threads)
         self.reg = reg
         self.dtype = np.dtype(dtype)
         self.input_dim = tuple(input_dim)
@@ -96,7 +86,7 @@ class ThreeLayerConvNet:
         (loss, grads) with grads[k] shaped like params[k].  The loss includes the L2 term
         0.5 * reg * sum(W**2) over W1, W2, W3.
         """
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with single_threaded_blas():
             return self._loss(X, y)
 
     def _loss(self, X, y):
@@ -112,20 +102,21 @@ class ThreeLayerConvNet:
             if y.shape != (N,):
                 raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, expected ({N},)")
         p = self.params
-
-        # Each thread takes a shard of the batch through conv - relu - pool and the hidden
-        # affine layer; only the small (N, hidden) activations meet in this thread.
-        shards = [slice(i[0], i[-1] + 1) for i in np.array_split(np.arange(N), self.num_threads)
-                  if len(i)]
-
-        def forward_shard(s):
-            pooled, conv_cache = conv_relu_pool_forward(X[s], p["W1"], p["b1"], self.conv_param,
-                                                        self.pool_param)  # (n, F, H/2, W/2)
-            pooled = pooled.reshape(len(pooled), -1)  # (n, D), D = F*H/2*W/2
-            return affine_forward(pooled, p["W2"], p["b2"])[0], pooled, conv_cache
-
-        forward = self._map(forward_shard, shards)
-        hidden, relu_cache = relu_forward(np.concatenate([a for a, _, _ in forward]))  # (N, hidden)
+        W2 = p["W2"]
+        D, hidden_dim = W2.shape
+        threads = self.num_threads
+        # Threads split the convolution by images, the hidden affine layer by blocks of W2
+        # (so each thread reads only its part of W2).
+        features = split(D, threads)  # row blocks of W2
+        units = split(hidden_dim, threads)  # column blocks of W2
+        out, conv_cache = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
+                                                 self.pool_param, threads)  # (N, F, H/2, W/2)
+        pooled = buffers.empty((N, D), self.dtype)  # D = F*H/2*W/2
+        pooled.reshape(out.shape)[...] = out
+        a = np.empty((N, hidden_dim), dtype=self.dtype)  # (N, hidden), before the ReLU
+        parallel_map(lambda u: np.matmul(pooled, W2[:, u], out=a[:, u]), units, threads)
+        a += p["b2"]
+        hidden, relu_cache = relu_forward(a)
         drop_cache = None
         if self.dropout_param is not None:
             self.dropout_param["mode"] = "train" if train else "test"
@@ -139,49 +130,26 @@ class ThreeLayerConvNet:
         dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
         if drop_cache is not None:
             dhidden = dropout_backward(dhidden, drop_cache)
-        da = relu_backward(dhidden, relu_cache)  # (N, hidden), before the ReLU
+        da = relu_backward(dhidden, relu_cache)  # (N, hidden)
         grads["b2"] = da.sum(axis=0)
-        W2 = p["W2"]
-        grads["W2"] = np.empty_like(W2)
-        # Thread j also computes block j of dW2 = pooled.T @ da, split by rows of dW2 (the
-        # features), so each block comes from the whole batch and nothing needs summing.
-        features = np.array_split(np.arange(W2.shape[0]), len(shards))
-        C, H, W = self.input_dim
-        pooled_shape = (p["W1"].shape[0], H // 2, W // 2)
+        grads["W2"] = dW2 = buffers.empty(W2.shape, W2.dtype)
+        dpooled = buffers.empty((N, D), self.dtype)
 
-        def backward_shard(j):
-            s, (_, pooled, conv_cache) = shards[j], forward[j]
-            f = slice(features[j][0], features[j][-1] + 1)
-            pooled_all = [pooled_k[:, f] for _, pooled_k, _ in forward]  # every shard's rows
-            np.matmul(np.concatenate(pooled_all).T, da, out=grads["W2"][f])
-            dpooled = (da[s] @ W2.T).reshape(pooled.shape[0], *pooled_shape)  # (n, F, H/2, W/2)
-            # The input images need no gradient, which saves the most expensive product.
-            return conv_relu_pool_backward(dpooled, conv_cache, compute_dx=False)
+        def affine_block(f):
+            np.matmul(pooled[:, f].T, da, out=dW2[f])  # (d, N) @ (N, hidden)
+            np.matmul(da, W2[f].T, out=dpooled[:, f])  # (N, hidden) @ (hidden, d)
+            if self.reg:  # W2 is the largest weight: its L2 term is worth splitting too
+                dW2[f] += self.reg * W2[f]
+                return float(np.vdot(W2[f], W2[f]))
+            return 0.0
 
-        conv_grads = self._map(backward_shard, range(len(shards)))
-        grads["W1"] = sum(dw for _, dw, _ in conv_grads)
-        grads["b1"] = sum(db for _, _, db in conv_grads)
+        w2_sq = sum(parallel_map(affine_block, features, threads))
+        # The input images need no gradient, which saves the most expensive product.
+        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(
+            dpooled.reshape(out.shape), conv_cache, compute_dx=False, num_threads=threads)
         if self.reg:
-            for k in ("W1", "W2", "W3"):
+            loss += 0.5 * self.reg * w2_sq
+            for k in ("W1", "W3"):
                 loss += 0.5 * self.reg * float(np.vdot(p[k], p[k]))
                 grads[k] += self.reg * p[k]
         return loss, grads
-
-    def _map(self, func, jobs):
-        """[func(job) for job in jobs], on parallel threads."""
-        if len(jobs) == 1:
-            return [func(jobs[0])]
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.num_threads, thread_name_prefix="convnet")
-        return list(self._executor.map(func, jobs))
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_executor"] = None  # threads are not picklable; a copy makes its own
-        return state
-
-
-@functools.cache
-def _blas_controller():
-    """One ThreadpoolController per process: building it scans the loaded libraries."""
-    return ThreadpoolController()
