@@ -16,7 +16,7 @@ that pay on a small machine:
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import ThreadpoolController
 
@@ -49,13 +49,32 @@ def split(n, parts):
 def parallel_map(func, jobs, num_threads):
     """``[func(job) for job in jobs]``, run on up to ``num_threads`` threads.
 
-    The calling thread waits.  Called from inside a worker (nested), it runs the jobs in
-    that worker instead: a pool whose workers all wait on their own jobs would deadlock.
+    The calling thread runs the first job itself, and afterwards any job no worker has
+    started yet: one thread fewer to wake, and the caller, already running, does not sit
+    idle.  Called from inside a job (nested), it runs the jobs in that thread instead: a
+    pool whose workers all wait on their own jobs would deadlock.
     """
     jobs = list(jobs)
     if num_threads <= 1 or len(jobs) <= 1 or getattr(_local, "in_worker", False):
         return [func(job) for job in jobs]
-    return list(_pool(min(num_threads, len(jobs))).map(func, jobs))
+    futures = [_pool(min(num_threads, len(jobs)) - 1).submit(func, job) for job in jobs[1:]]
+    try:
+        results = [_run_as_worker(func, jobs[0])]
+        for job, future in zip(jobs[1:], futures):
+            results.append(_run_as_worker(func, job) if future.cancel() else future.result())
+        return results
+    finally:
+        wait(futures)  # on an error, no job is still writing when it propagates
+
+
+def _run_as_worker(func, job):
+    """func(job) in this thread, marked as a worker so that nested calls run inline."""
+    previous = getattr(_local, "in_worker", False)
+    _local.in_worker = True
+    try:
+        return func(job)
+    finally:
+        _local.in_worker = previous
 
 
 def map_shards(func, n, num_threads):

@@ -154,19 +154,39 @@ def test_split_covers_the_range_in_near_equal_pieces(n, parts, sizes):
     assert all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
 
 
-def test_parallel_map_keeps_order_uses_threads_and_runs_nested_calls_inline():
-    names = []
-
+def test_parallel_map_keeps_order_and_runs_nested_calls_inline():
     def job(k):
-        names.append(threading.current_thread().name)
         inner = parallel.parallel_map(lambda j: (k, j), range(3), 2)  # nested: no deadlock
         return k * 10, inner
 
-    results = parallel.parallel_map(job, range(4), 2)
-    assert [r[0] for r in results] == [0, 10, 20, 30]
+    results = parallel.parallel_map(job, range(5), 2)
+    assert [r[0] for r in results] == [0, 10, 20, 30, 40]
     assert results[2][1] == [(2, 0), (2, 1), (2, 2)]
-    assert all(name.startswith("code_base") for name in names)
     assert parallel.parallel_map(lambda k: k + 1, [5], 4) == [6]
+
+
+def test_parallel_map_runs_jobs_at_the_same_time():
+    # Both jobs must reach the barrier before either may pass: run one after the other,
+    # the first would wait for the timeout and the barrier would break.
+    barrier = threading.Barrier(2, timeout=10)
+    names = parallel.parallel_map(lambda _: (barrier.wait(), threading.current_thread().name)[1],
+                                  range(2), 2)
+    assert names[0] == threading.current_thread().name  # the caller takes the first job
+    assert names[1].startswith("code_base")
+
+
+def test_parallel_map_waits_for_every_job_before_raising():
+    finished = []
+
+    def job(k):
+        if k == 0:
+            raise RuntimeError("job 0 failed")
+        threading.Event().wait(0.05)
+        finished.append(k)
+
+    with pytest.raises(RuntimeError, match="job 0 failed"):
+        parallel.parallel_map(job, range(2), 2)
+    assert finished == [1]
 
 
 def test_map_shards_limits_blas_to_one_thread_while_workers_run():
