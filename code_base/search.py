@@ -33,6 +33,8 @@ import numpy as np
 
 from code_base import train
 from code_base.fileio import atomic_write
+from code_base.train_config import load_config, resolve_config
+from code_base.train_files import save_json
 
 __all__ = ["load_spec", "variant_config", "run_search", "COLUMNS", "main"]
 
@@ -42,7 +44,7 @@ COLUMNS = ("name", "overrides", "epochs", "best_val_acc", "best_epoch", "final_t
 
 def load_spec(path):
     """Read and check a search spec; returns the dict."""
-    spec = train.load_config(path)
+    spec = load_config(path)
     for key in ("base", "epochs", "variants"):
         if key not in spec:
             raise ValueError(f"{path}: a search spec needs '{key}' (found {sorted(spec)})")
@@ -69,7 +71,7 @@ def variant_config(spec, variant, epochs=None):
     """The resolved train config of one variant (base + its overrides, epochs of the search)."""
     overrides = {k: v for k, v in variant.items() if k != "name"}
     merged = _deep_update(spec["base"], overrides)
-    return train.resolve_config(merged, epochs=epochs or spec["epochs"])
+    return resolve_config(merged, epochs=epochs or spec["epochs"])
 
 
 def config_id(config):
@@ -102,7 +104,7 @@ def write_table(path, rows):
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(path, lambda f: f.write(text.getvalue().encode()))
-    train.save_json(path.with_suffix(".json"), rows)
+    save_json(path.with_suffix(".json"), rows)
 
 
 def read_table(path):

@@ -22,28 +22,11 @@ deviation s of the training pixels during training, so that unit-variance inputs
 initialisation and a learning rate shared by all layers.  The convolution is linear in its
 input, so the saved W1 is divided by s: the saved network takes the unscaled images.
 
-Config keys (all optional; defaults in DEFAULT_CONFIG):
-  seed                     int: model init, dropout, minibatch order and augmentation
-  data     num_training, num_validation, num_test, seed (the split), normalize
-  model    num_filters, filter_size, hidden_dim, weight_scale (number or "he"), reg, dropout,
-           num_threads (null = all cores)
-  solver   update_rule, optim_config, batch_size, num_epochs, num_train_samples,
-           num_val_samples, checkpoint_every (null = no checkpoints),
-           keep: "best" (the Solver's choice: the epoch with the best validation accuracy) or
-           "final" (the parameters after the last epoch, read back from the final checkpoint;
-           sensible when a schedule decays to ~0 and the validation split is too small to rank
-           epochs: 200 images give accuracies +-2.5 %)
-  schedule null or {"name": "constant"|"step"|"cosine", ..., "warmup_epochs": k}
-           (a cosine without num_epochs spans the run); see code_base.schedules
-  augment  padding (zero pixels per side for random crops; 0 = none), flip (bool),
-           cutout (side of a zeroed square; 0 = none)
-  eval     flip_tta (bool): average the scores of each test image and its mirror image
+Config keys: see :mod:`code_base.train_config` (defaults in ``DEFAULT_CONFIG``).
 """
 
 import argparse
-import copy
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -60,110 +43,16 @@ from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.data_utils import get_CIFAR2_data
 from code_base.fileio import atomic_write
 from code_base.solver import Solver
+from code_base.train_config import DEFAULT_CONFIG, load_config, resolve_config
+from code_base.train_files import load_params, load_run, save_json, save_params, sha256
 
+# DEFAULT_CONFIG, resolve_config, load_config, load_params and load_run are re-exported
+# from train_config and train_files, so that notebooks need only this module.
 __all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config", "derive_seeds", "build_model",
-           "prepare_data", "predict", "confusion_matrix", "run", "load_params", "main"]
+           "prepare_data", "predict", "confusion_matrix", "run", "load_params", "load_run",
+           "main"]
 
 CLASS_NAMES = ("airplane", "bird")
-
-DEFAULT_CONFIG = {
-    "seed": 0,
-    "data": {"num_training": 9800, "num_validation": 200, "num_test": 2000, "seed": 0,
-             "normalize": True},
-    "model": {"num_filters": 32, "filter_size": 7, "hidden_dim": 100, "weight_scale": 1e-3,
-              "reg": 0.0, "dropout": 0.0, "num_threads": None},
-    "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "batch_size": 50,
-               "num_epochs": 1, "num_train_samples": 1000, "num_val_samples": None,
-               "checkpoint_every": 5, "keep": "best"},
-    "schedule": None,
-    "augment": {"padding": 0, "flip": False, "cutout": 0},
-    "eval": {"flip_tta": False},
-}
-# Sub-dicts whose keys are free-form (passed on as they are and checked by their consumer).
-_FREE_FORM = {("solver", "optim_config"), ("schedule",)}
-
-
-def _merge(base, update, path=()):
-    """Deep-merge ``update`` into a copy of ``base``; unknown keys raise ValueError."""
-    if path in _FREE_FORM:
-        return copy.deepcopy(update)
-    if not isinstance(update, dict):
-        where = ".".join(path) or "config"
-        raise ValueError(f"{where} must be a JSON object, got {update!r}")
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if key not in base:
-            where = ".".join(path) or "the top level"
-            raise ValueError(f"unknown config key {key!r} in {where}; known keys: {sorted(base)}")
-        if isinstance(base[key], dict) or (*path, key) in _FREE_FORM:
-            out[key] = _merge(base[key] or {}, value, (*path, key)) if value is not None else None
-        else:
-            out[key] = value
-    return out
-
-
-def resolve_config(config, epochs=None, seed=None):
-    """Defaults + ``config`` + command-line overrides -> a complete config dict."""
-    cfg = _merge(DEFAULT_CONFIG, config)
-    if epochs is not None:
-        cfg["solver"]["num_epochs"] = epochs
-    if seed is not None:
-        cfg["seed"] = seed
-    sched = cfg["schedule"]
-    if sched and sched.get("name") == "cosine" and "num_epochs" not in sched:
-        sched["num_epochs"] = cfg["solver"]["num_epochs"]
-    schedules.from_config(sched)  # fail now on a bad schedule, not after loading the data
-    keep = cfg["solver"]["keep"]
-    if keep not in ("best", "final"):
-        raise ValueError(f"solver.keep must be 'best' or 'final', got {keep!r}")
-    if keep == "final" and not cfg["solver"]["checkpoint_every"]:
-        raise ValueError("solver.keep 'final' reads the last checkpoint: "
-                         "set solver.checkpoint_every")
-    return cfg
-
-
-def load_config(path):
-    """Read a JSON config file (FileNotFoundError / ValueError naming the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from e
-
-
-def _dumps(obj, indent=0):
-    """JSON with one key per line, but each list of numbers or strings on a single line."""
-    pad = " " * (indent + 1)
-    if isinstance(obj, dict) and obj:
-        items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, indent + 1)}" for k, v in obj.items()]
-        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
-    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
-        items = [pad + _dumps(v, indent + 1) for v in obj]
-        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    return json.dumps(obj)
-
-
-def save_json(path, obj):
-    atomic_write(path, lambda f: f.write((_dumps(obj) + "\n").encode()))
-
-
-def save_params(path, params):
-    atomic_write(path, lambda f: np.savez(f, **params))
-
-
-def load_params(path):
-    """The parameter dict saved in a run's params.npz."""
-    with np.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
-
-
-def load_run(out_dir):
-    """The small artefacts of a saved run: {'config': ..., 'history': ..., 'summary': ...}."""
-    folder = Path(out_dir)
-    return {name: json.loads((folder / f"{name}.json").read_text())
-            for name in ("config", "history", "summary")}
 
 
 def derive_seeds(seed):
@@ -242,14 +131,6 @@ def _max_steps_plan(max_steps, num_train, batch_size, num_epochs):
     if max_steps < steps_per_epoch:
         return max_steps * batch_size, 1
     return num_train, max(1, min(num_epochs, max_steps // steps_per_epoch))
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=True, log=print):
@@ -359,7 +240,7 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
                     "python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform()},
         "input_scale": scale,
-        "params_sha256": _sha256(out / "params.npz"),
+        "params_sha256": sha256(out / "params.npz"),
         "num_parameters": int(sum(v.size for v in params.values())),
         "max_steps": max_steps,
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

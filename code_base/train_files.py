@@ -1,0 +1,58 @@
+"""A training run's files: JSON written readably and atomically, parameters as .npz.
+
+See :mod:`code_base.train` for what a run folder holds.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from code_base.fileio import atomic_write
+
+__all__ = ["save_json", "save_params", "load_params", "load_run", "sha256"]
+
+
+def _dumps(obj, indent=0):
+    """JSON with one key per line, but each list of numbers or strings on a single line."""
+    pad = " " * (indent + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, indent + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        items = [pad + _dumps(v, indent + 1) for v in obj]
+        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+    return json.dumps(obj)
+
+
+def save_json(path, obj):
+    """Write obj as JSON (lists of numbers on one line each), atomically."""
+    atomic_write(path, lambda f: f.write((_dumps(obj) + "\n").encode()))
+
+
+def save_params(path, params):
+    """Write the parameter dict as an .npz archive, atomically."""
+    atomic_write(path, lambda f: np.savez(f, **params))
+
+
+def load_params(path):
+    """The parameter dict saved in a run's params.npz."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def load_run(out_dir):
+    """The small artefacts of a saved run: {'config': ..., 'history': ..., 'summary': ...}."""
+    folder = Path(out_dir)
+    return {name: json.loads((folder / f"{name}.json").read_text())
+            for name in ("config", "history", "summary")}
+
+
+def sha256(path):
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
