@@ -48,18 +48,12 @@ def conv_output_shape(x_shape, w_shape, conv_param, where="conv_forward"):
     return stride, pad, H_out, W_out
 
 
-def pad_channel_major(x, pad):
-    """x (N, C, H, W) with pad/2 zeros on every side, laid out (C, N, H + pad, W + pad)."""
-    N, C, H, W = x.shape
-    p = pad // 2
-    xp = np.zeros((C, N, H + pad, W + pad), dtype=x.dtype)
-    xp[:, :, p : p + H, p : p + W] = x.transpose(1, 0, 2, 3)
-    return xp
-
-
 def _padded_windows(x, HH, WW, stride, pad):
     """Every receptive field of x: a (C, N, H_out, W_out, HH, WW) view of the padded input."""
-    xp = pad_channel_major(x, pad)
+    N, C, H, W = x.shape
+    p = pad // 2
+    xp = np.zeros((C, N, H + pad, W + pad), dtype=x.dtype)  # channel-major, pad/2 per side
+    xp[:, :, p : p + H, p : p + W] = x.transpose(1, 0, 2, 3)
     return sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
@@ -98,7 +92,7 @@ def _check_out(where, out, shape):
     return out
 
 
-def _col2im_cn(dcols, x_shape, HH, WW, stride, pad):
+def col2im_cn(dcols, x_shape, HH, WW, stride, pad):
     """col2im laid out channel-major: (C, N, H, W), a view into the padded sum."""
     N, C, H, W = x_shape
     Hp, Wp = H + pad, W + pad
@@ -121,7 +115,7 @@ def col2im(dcols, x_shape, HH, WW, stride, pad):
     channel-major array).  One strided slice addition per kernel offset (HH*WW of them),
     each covering the whole batch.
     """
-    return _col2im_cn(dcols, x_shape, HH, WW, stride, pad).transpose(1, 0, 2, 3)
+    return col2im_cn(dcols, x_shape, HH, WW, stride, pad).transpose(1, 0, 2, 3)
 
 
 def check_conv_inputs(where, x, w, conv_param):
@@ -188,7 +182,7 @@ def conv_backward_cn(dout_cn, cache, compute_dx=True, num_threads=1):
         dwb = d[:, q] @ cols[:, q].T  # (F, rows): the transposed operand costs no copy in BLAS
         if compute_dx:
             dcols = w_mat[:, :K].T @ d[:, q]  # (K, n*P)
-            dx_cn[:, s] = _col2im_cn(dcols, (s.stop - s.start, C, H, W), HH, WW, stride, pad)
+            dx_cn[:, s] = col2im_cn(dcols, (s.stop - s.start, C, H, W), HH, WW, stride, pad)
         return dwb
 
     dwb = sum(map_shards(shard, N, num_threads))

@@ -9,8 +9,9 @@ time.  For output pixel (h, w) = (ph*h2 + di, pw*w2 + dj) with conv stride S, ke
     s = S*di + i  in [0, Hs),  Hs = HH + S*(ph - 1)       (likewise t, Ws)
     xs[c, s, t, n, h2, w2] = xp[c, n, S*ph*h2 + s, S*pw*w2 + t]
 
-every offset reads the SAME columns xs, through a "super-kernel" of size Hs x Ws that
-holds w shifted by (S*di, S*dj) and zeros elsewhere:
+every offset reads the SAME columns xs, which are plain im2col columns for an Hs x Ws
+kernel at stride S*ph (the pool tiles, so ph = pw), through a "super-kernel" of size
+Hs x Ws that holds w shifted by (S*di, S*dj) and zeros elsewhere:
 
     conv[(di, dj), f, (n, h2, w2)] = sum_{c,s,t} w_sup[(di, dj), f, (c, s, t)] * xs[(c, s, t), (n, h2, w2)]
 
@@ -25,10 +26,9 @@ each window's gradient goes to its first maximum in row-major order, the first b
 """
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import buffers
-from .conv import check_conv_inputs, conv_backward_cn, conv_forward_cn, pad_channel_major
+from .conv import check_conv_inputs, col2im_cn, conv_backward_cn, conv_forward_cn, im2col
 from .parallel import map_shards
 from .pool import max_pool_backward, max_pool_forward, pool_output_shape
 
@@ -38,19 +38,6 @@ def pool_tiles(conv_shape, pool_param, where="conv_max_pool_forward"):
     ph, pw, stride, H_pool, W_pool = pool_output_shape(conv_shape, pool_param, where)
     H_out, W_out = conv_shape[2:]
     return stride == ph == pw and H_out == ph * H_pool and W_out == pw * W_pool
-
-
-def shifted_columns(x, Hs, Ws, S, pad, ph, pw, H_pool, W_pool):
-    """xs = (C*Hs*Ws, N*H_pool*W_pool): row (c, s, t), column (n, h2, w2) holds padded
-    input pixel (S*ph*h2 + s, S*pw*w2 + t) of channel c of image n."""
-    N, C = x.shape[:2]
-    xp = pad_channel_major(x, pad)  # (C, N, H + pad, W + pad)
-    cs, ns, rs, es = xp.strides
-    windows = as_strided(xp, shape=(C, Hs, Ws, N, H_pool, W_pool),
-                         strides=(cs, rs, es, ns, S * ph * rs, S * pw * es), writeable=False)
-    xs = buffers.empty(windows.shape, x.dtype)
-    xs[...] = windows  # one strided copy, innermost w2
-    return xs.reshape(C * Hs * Ws, N * H_pool * W_pool)
 
 
 def super_kernel(w, S, ph, pw):
@@ -94,7 +81,8 @@ def conv_max_pool_forward_cn(x, w, conv_param, pool_param, num_threads=1):
 
     def shard(s):
         n = s.stop - s.start
-        xs = shifted_columns(x[s], Hs, Ws, S, pad, ph, pw, H_pool, W_pool)  # (C*Hs*Ws, n*L1)
+        xs = im2col(x[s], Hs, Ws, S * ph, pad,
+                    out=buffers.empty((C * Hs * Ws, n * L1), dtype))  # (C*Hs*Ws, n*L1)
         conv = buffers.empty((blocks * F, n * L1), dtype)
         np.matmul(w_sup, xs, out=conv)
         _pool_blocks(conv.reshape(blocks, F, n * L1), pooled[:, s], argmax[:, s])
@@ -144,6 +132,8 @@ def conv_max_pool_backward_cn(dpooled, cache, compute_dx=True, num_threads=1):
                          f"expected ({F}, {N}) x {L1} values")
     dpooled = dpooled.reshape(F, N, L1)
     blocks = ph * pw
+    _, _, HH, WW = w_shape
+    Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
     dtype = w_sup.dtype
     dx_cn = np.empty((x_shape[1], N, *x_shape[2:]), dtype=dtype) if compute_dx else None
 
@@ -161,8 +151,8 @@ def conv_max_pool_backward_cn(dpooled, cache, compute_dx=True, num_threads=1):
             dconv = dconv.reshape(blocks * F, n * L1)
             dw_sup += dconv @ xs.T  # the transposed operand costs no copy in BLAS
             if compute_dx:
-                dx_cn[:, s] = _shifted_columns_adjoint(w_sup.T @ dconv, (n, *x_shape[1:]),
-                                                       w_shape, S, pad, ph, pw)
+                dx_cn[:, s] = col2im_cn(w_sup.T @ dconv, (n, *x_shape[1:]), Hs, Ws,
+                                         S * ph, pad)  # adjoint of the im2col above
         return dw_sup
 
     dw_sup = sum(map_shards(shard, len(shards), num_threads))
@@ -180,20 +170,3 @@ def _fold_super_kernel(dw_sup, w_shape, S, ph, pw):
         for dj in range(pw):
             dw += d[di, dj, :, :, S * di : S * di + HH, S * dj : S * dj + WW]
     return dw
-
-
-def _shifted_columns_adjoint(dxs, x_shape, w_shape, S, pad, ph, pw):
-    """Adjoint of :func:`shifted_columns`: (C*Hs*Ws, n*H_pool*W_pool) -> dx (C, n, H, W)."""
-    N, C, H, W = x_shape
-    _, _, HH, WW = w_shape
-    Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
-    H_pool = (1 + (H + pad - HH) // S) // ph
-    W_pool = (1 + (W + pad - WW) // S) // pw
-    d = dxs.reshape(C, Hs, Ws, N, H_pool, W_pool)
-    dxp = np.zeros((C, N, H + pad, W + pad), dtype=dxs.dtype)
-    for s in range(Hs):  # one strided slice addition per (s, t)
-        rows = slice(s, s + S * ph * H_pool, S * ph)
-        for t in range(Ws):
-            dxp[:, :, rows, t : t + S * pw * W_pool : S * pw] += d[:, s, t]
-    p = pad // 2
-    return dxp[:, :, p : p + H, p : p + W]

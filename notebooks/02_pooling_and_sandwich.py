@@ -285,17 +285,19 @@ for name, errors in rows:
 #   W^{\text{sup}}[(d_i, d_j), f, c, s, t] = w[f, c, s - d_i, t - d_j].$$
 #
 # One product yields four contiguous blocks, and the pool is three element-wise maxima of blocks.
-# Tiny example: one 1x1 filter of weight 2 on a 4x4 image with no padding. The super-kernel is
+# The shifted columns need no new code: they are chapter 1's im2col for an
+# $(HH + 1) \times (WW + 1)$ kernel at stride 2. Tiny example: one 1x1 filter of weight 2 on a 4x4 image with no padding. The super-kernel is
 # 2x2 per offset, and block $(d_i, d_j)$ is the image's sub-grid $x[d_i::2,\ d_j::2]$ times 2.
 
 # %%
-from code_base.conv_pool import conv_max_pool_forward_cn, shifted_columns, super_kernel
+from code_base.conv import im2col
+from code_base.conv_pool import conv_max_pool_forward_cn, super_kernel
 
 x_small = np.arange(16.0).reshape(1, 1, 4, 4)
 w_small = np.full((1, 1, 1, 1), 2.0)
 w_sup = super_kernel(w_small, 1, 2, 2)  # (4 offsets * 1 filter, 1 channel * 2 * 2)
 print("super-kernel rows (one per offset):\n", w_sup)
-xs = shifted_columns(x_small, 2, 2, 1, 0, 2, 2, 2, 2)  # (1*2*2, 1*2*2)
+xs = im2col(x_small, 2, 2, 2, 0)  # shifted columns: a 2x2 kernel at stride 2, (1*2*2, 1*2*2)
 blocks = (w_sup @ xs).reshape(2, 2, 2, 2)  # (d_i, d_j, h_2, w_2)
 for di in range(2):
     for dj in range(2):
