@@ -24,7 +24,7 @@ from ._checks import check_int
 
 _pools = {}  # number of workers -> ThreadPoolExecutor, created on first use
 _pools_lock = threading.Lock()
-_local = threading.local()  # .in_worker: this thread is one of the pools' workers
+_local = threading.local()  # .in_worker: this thread runs a job (a worker, or the caller inline)
 
 
 def default_threads():
