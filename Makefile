@@ -24,10 +24,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 train: $(STAMP)
-	$(BIN)/python -m code_base.train --config configs/best.json --out runs/best --reuse
+	$(BIN)/python -m code_base.training train --config configs/best.json --out runs/best --reuse
 
 search: $(STAMP)
-	$(BIN)/python -m code_base.search --spec configs/search.json \
+	$(BIN)/python -m code_base.training search --spec configs/search.json \
 	    --out runs/best/search_results.csv --reuse
 
 submission: $(STAMP)

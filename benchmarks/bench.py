@@ -35,7 +35,7 @@ from benchlib import (Timing, check_close, environment, finish_row, fmt,  # noqa
                       make_row, print_table, write_json)
 
 try:
-    from code_base import buffers  # reused scratch memory, in versions that have it
+    from code_base.fast import buffers  # reused scratch memory, in versions that have it
 except ImportError:
     buffers = None
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from code_base.download import (CIFAR10_FOLDER, HOW_TO_PROVIDE, TEST_BATCH,
+from .utils.checks import check_int
+from .utils.download import (CIFAR10_FOLDER, HOW_TO_PROVIDE, TEST_BATCH,
                                 TRAIN_BATCHES, DownloadError, default_cache_dir,
                                 download_cifar10, missing_batches)
 
@@ -133,12 +134,6 @@ def find_cifar10_dir(root=None, download=True, progress=True):
     return download_cifar10(cached.parent, progress=progress)
 
 
-def _check_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"get_CIFAR2_data: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def get_CIFAR2_data(num_training=9800, num_validation=200, num_test=2000, subtract_mean=True,
                     seed=0, dtype=np.float32, root=None):
     """CIFAR2 (airplane -> 0, bird -> 1) train/validation/test splits, ready for a classifier.
@@ -151,9 +146,10 @@ def get_CIFAR2_data(num_training=9800, num_validation=200, num_test=2000, subtra
     Returns a dict with X_train (num_training, 3, 32, 32), y_train (num_training,), X_val, y_val,
     X_test, y_test; X arrays have ``dtype``, labels are int64 in {0, 1}.
     """
-    num_training = _check_count("num_training", num_training, 1)
-    num_validation = _check_count("num_validation", num_validation, 0)
-    num_test = _check_count("num_test", num_test, 0)
+    where = "get_CIFAR2_data"
+    num_training = check_int(where, "num_training", num_training, 1)
+    num_validation = check_int(where, "num_validation", num_validation, 0)
+    num_test = check_int(where, "num_test", num_test, 0)
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"get_CIFAR2_data: dtype must be a floating-point type, got {dtype}")

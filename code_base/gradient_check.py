@@ -4,10 +4,15 @@ import numpy as np
 
 
 def rel_error(x, y):
-    """Largest element-wise relative error max |x - y| / max(1e-8, |x| + |y|)."""
+    """Largest element-wise relative error max |x - y| / max(1e-8, |x| + |y|).
+
+    The assignment's measure.  0.0 for empty arrays; NaN when any value is NaN.
+    """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"rel_error: shapes differ, {x.shape} vs {y.shape}")
+    if x.size == 0:
+        return 0.0
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 

@@ -1,48 +1,39 @@
-"""Layers of the network, each a pure pair of functions.
+"""The layers of the network, each a pure pair of functions, written as the textbook computation.
 
-``x_forward(inputs..., params) -> (out, cache)`` and ``x_backward(dout, cache) -> grads``.
-Convolution and pooling live in :mod:`code_base.conv` and :mod:`code_base.pool` and are
-re-exported here, so ``from code_base.layers import *`` gives every layer.
-Every function keeps the floating-point dtype of its inputs.
+``x_forward(inputs..., params) -> (out, cache)`` and ``x_backward(dout, cache) -> gradients``.
+Shape letters: N batch, C channels, H/W height/width, F filters, HH/WW filter size, D inputs
+and M outputs of an affine layer.  Every function keeps the floating-point dtype of its inputs
+and checks its arguments, naming the function, the argument and what it found.
+
+The convolution has a faster kernel (:mod:`code_base.fast`), chosen by the first line of
+``conv_forward``; ``with code_base.fast.disabled():`` runs the code below it instead.
 """
 
-import numbers
+from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_array, check_params
-from .conv import conv_backward, conv_forward
-from .pool import max_pool_backward, max_pool_forward
+from . import fast
+from .geometry import check_affine, check_conv_bias, conv_geometry, pool_geometry
+from .im2col import col2im, im2col
+from .utils.checks import check_array, check_params, check_probability, check_rng, check_shape
 
 __all__ = [
     "affine_forward", "affine_backward", "relu_forward", "relu_backward",
     "conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward",
-    "dropout_forward", "dropout_backward", "softmax_loss", "svm_loss",
+    "dropout_forward", "dropout_backward", "softmax_loss", "svm_loss", "ConvCache",
 ]
 
 
 def affine_forward(x, w, b):
     """Fully connected layer forward pass.
 
-    Inputs:
-    - x: (N, d_1, ..., d_k), each example flattened to D = d_1 * ... * d_k values
-    - w: (D, M)
-    - b: (M,)
-
+    Inputs: x (N, d_1, ..., d_k), each example flattened to D = d_1 * ... * d_k values;
+    w (D, M); b (M,).
     Returns (out, cache): out (N, M) = x.reshape(N, D) @ w + b; cache (x, w).
     """
-    check_array("affine_forward", "x", x)
-    check_array("affine_forward", "w", w, ndim=2)
-    check_array("affine_forward", "b", b, ndim=1)
-    N = x.shape[0]
-    D, M = w.shape
-    if x.size != N * D:
-        raise ValueError(f"affine_forward: x of shape {x.shape} flattens to {x.size // max(N, 1)} "
-                         f"values per example, but w has shape {w.shape} (D = {D})")
-    if b.shape != (M,):
-        raise ValueError(f"affine_forward: b has shape {b.shape}, expected ({M},)")
-    out = x.reshape(N, D) @ w  # (N, M)
-    out += b
+    N, D, M = check_affine("affine_forward", x, w, b)
+    out = x.reshape(N, D) @ w + b  # (N, M)
     return out, (x, w)
 
 
@@ -55,8 +46,8 @@ def affine_backward(dout, cache):
     x, w = cache
     N = x.shape[0]
     D, M = w.shape
-    if dout.shape != (N, M):
-        raise ValueError(f"affine_backward: dout has shape {dout.shape}, expected {(N, M)}")
+    check_array("affine_backward", "dout", dout, ndim=2)
+    check_shape("affine_backward", "dout", dout, (N, M))
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(N, D).T @ dout
     db = dout.sum(axis=0)
@@ -72,18 +63,122 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """ReLU backward pass: dx = dout where x > 0, else 0 (the kink at 0 gets 0)."""
     x = cache
-    if dout.shape != x.shape:
-        raise ValueError(f"relu_backward: dout has shape {dout.shape}, expected {x.shape}")
+    check_array("relu_backward", "dout", dout)
+    check_shape("relu_backward", "dout", dout, x.shape)
     return dout * (x > 0)
 
 
-def _dropout_rng(dropout_param):
-    rng = dropout_param.get("rng")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError("dropout_forward: dropout_param['rng'] must be a numpy Generator")
-        return rng
-    return np.random.default_rng(dropout_param.get("seed"))
+class ConvCache(NamedTuple):
+    """What :func:`conv_backward` needs from the forward pass."""
+    x_shape: tuple      # (N, C, H, W)
+    w: np.ndarray       # (F, C, HH, WW)
+    cols: np.ndarray    # (C*HH*WW, N*H_out*W_out), every receptive field as a column
+    stride: int
+    pad: int
+
+
+def conv_forward(x, w, b, conv_param):
+    """Convolution layer forward pass, as one matrix product (im2col).
+
+    Inputs:
+    - x: input, (N, C, H, W)
+    - w: filters, (F, C, HH, WW)
+    - b: biases, (F,)
+    - conv_param: {'stride': S >= 1, 'pad': the TOTAL zero padding P, even: P/2 per side}
+
+    Returns (out, cache):
+    - out: (N, F, H_out, W_out), H_out = 1 + (H + P - HH) / S, W_out = 1 + (W + P - WW) / S
+    - cache: for :func:`conv_backward`
+    """
+    if fast.enabled():  # the same product, sharded over threads, with reused buffers
+        return fast.conv_forward(x, w, b, conv_param)
+    stride, pad, H_out, W_out = conv_geometry("conv_forward", x, w, conv_param)
+    check_conv_bias("conv_forward", b, w)
+    N = x.shape[0]
+    F, C, HH, WW = w.shape
+    cols = im2col(x, HH, WW, stride, pad)  # (C*HH*WW, N*H_out*W_out)
+    out = w.reshape(F, -1) @ cols + b[:, None]  # (F, N*H_out*W_out)
+    out = out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3)  # (N, F, H_out, W_out)
+    return out, ConvCache(x.shape, w, cols, stride, pad)
+
+
+def conv_backward(dout, cache, compute_dx=True):
+    """Convolution layer backward pass.
+
+    Inputs:
+    - dout: upstream gradient, (N, F, H_out, W_out)
+    - cache: from :func:`conv_forward`
+    - compute_dx: False skips the input gradient and returns ``dx=None`` (a network's first
+      layer, whose input is the data, needs none).
+
+    With out = W_mat @ cols + b (W_mat = w.reshape(F, -1)) and d = dout laid out like out:
+    dW_mat = d @ cols.T, db = d summed over its columns, dcols = W_mat.T @ d, and dx sums
+    dcols back onto the image (col2im, the adjoint of im2col).
+
+    Returns (dx, dw, db): (N, C, H, W), (F, C, HH, WW), (F,).
+    """
+    if isinstance(cache, fast.FastConvCache):  # made by the fast forward pass
+        return fast.conv_backward(dout, cache, compute_dx)
+    x_shape, w, cols, stride, pad = cache
+    N = x_shape[0]
+    F, C, HH, WW = w.shape
+    H_out, W_out = 1 + (x_shape[2] + pad - HH) // stride, 1 + (x_shape[3] + pad - WW) // stride
+    check_array("conv_backward", "dout", dout, ndim=4)
+    check_shape("conv_backward", "dout", dout, (N, F, H_out, W_out))
+    d = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*H_out*W_out), the layout of out
+    db = d.sum(axis=1)
+    dw = (d @ cols.T).reshape(w.shape)
+    dx = col2im(w.reshape(F, -1).T @ d, x_shape, HH, WW, stride, pad) if compute_dx else None
+    return dx, dw, db
+
+
+def _window_offset(x, i, j, stride, H_out, W_out):
+    """The values at offset (i, j) of every pooling window: a (N, C, H_out, W_out) view of x."""
+    return x[:, :, i : i + stride * H_out : stride, j : j + stride * W_out : stride]
+
+
+def max_pool_forward(x, pool_param):
+    """Max pooling forward pass.
+
+    Rather than visit the H_out x W_out windows, visit the few offsets (i, j) inside a window:
+    the values at offset (i, j) of all windows form one strided sub-grid of x, and the output
+    is the element-wise maximum of these pool_height * pool_width sub-grids.
+
+    Inputs: x (N, C, H, W); pool_param {'pool_height', 'pool_width', 'stride'}.
+    Returns (out, cache): out (N, C, H_out, W_out), H_out = 1 + (H - pool_height) / stride,
+    likewise W_out; cache (x, out, (pool_height, pool_width, stride)).
+    """
+    check_array("max_pool_forward", "x", x, ndim=4)
+    ph, pw, stride, H_out, W_out = pool_geometry("max_pool_forward", x.shape, pool_param)
+    offsets = [(i, j) for i in range(ph) for j in range(pw)]
+    out = _window_offset(x, 0, 0, stride, H_out, W_out).copy()
+    for i, j in offsets[1:]:
+        np.maximum(out, _window_offset(x, i, j, stride, H_out, W_out), out=out)
+    return out, (x, out, (ph, pw, stride))
+
+
+def max_pool_backward(dout, cache):
+    """Max pooling backward pass: each window's gradient goes to its FIRST maximum.
+
+    "First" is in row-major order within the window, so a tie (e.g. a window of zeros after a
+    ReLU) sends the gradient to one input, not to all of them.  Windows that overlap (stride
+    smaller than the window) add up their gradients on the inputs they share.
+
+    Inputs: dout (N, C, H_out, W_out); cache from :func:`max_pool_forward`.
+    Returns dx: (N, C, H, W).
+    """
+    x, out, (ph, pw, stride) = cache
+    H_out, W_out = out.shape[2:]
+    check_array("max_pool_backward", "dout", dout, ndim=4)
+    check_shape("max_pool_backward", "dout", dout, out.shape)
+    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
+    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose first maximum is not found yet
+    for i in range(ph):
+        for j in range(pw):
+            first = (_window_offset(x, i, j, stride, H_out, W_out) == out) & unclaimed
+            unclaimed &= ~first
+            _window_offset(dx, i, j, stride, H_out, W_out)[...] += dout * first
+    return dx
 
 
 def dropout_forward(x, dropout_param):
@@ -100,16 +195,21 @@ def dropout_forward(x, dropout_param):
     Returns (out, cache): out like x; cache (dropout_param, mask) where mask holds
     0 or 1/(1-p) per unit (None in test mode).
     """
-    check_array("dropout_forward", "x", x)
-    check_params("dropout_forward", "dropout_param", dropout_param, ("mode", "p"), ("seed", "rng"))
-    mode, p = dropout_param["mode"], dropout_param["p"]
+    where = "dropout_forward"
+    check_array(where, "x", x)
+    check_params(where, "dropout_param", dropout_param, ("mode", "p"), ("seed", "rng"))
+    mode = dropout_param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"dropout_forward: mode must be 'train' or 'test', got {mode!r}")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise ValueError(f"dropout_forward: p (probability of dropping) must be in [0, 1), got {p!r}")
+        raise ValueError(f"{where}: mode must be 'train' or 'test', got {mode!r}")
+    p = check_probability(where, "p (the probability of dropping a unit)", dropout_param["p"],
+                          allow_one=False)
     if mode == "test":
         return x.copy(), (dropout_param, None)
-    keep = _dropout_rng(dropout_param).random(x.shape, dtype=x.dtype) >= p
+    if "rng" in dropout_param:
+        rng = check_rng(where, "dropout_param['rng']", dropout_param["rng"])
+    else:
+        rng = np.random.default_rng(dropout_param.get("seed"))
+    keep = rng.random(x.shape, dtype=x.dtype) >= p
     mask = keep * x.dtype.type(1.0 / (1.0 - p))
     return x * mask, (dropout_param, mask)
 
@@ -117,10 +217,10 @@ def dropout_forward(x, dropout_param):
 def dropout_backward(dout, cache):
     """Inverted dropout backward pass: dx = dout * mask in train mode, dout in test mode."""
     dropout_param, mask = cache
+    check_array("dropout_backward", "dout", dout)
     if dropout_param["mode"] == "test":
         return dout.copy()
-    if dout.shape != mask.shape:
-        raise ValueError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape}")
+    check_shape("dropout_backward", "dout", dout, mask.shape)
     return dout * mask
 
 

@@ -1,41 +1,30 @@
 """Solver: trains a classification model with minibatch gradient descent.
 
-The model is any object with
-- ``model.params``: dict name -> ndarray of parameters;
-- ``model.loss(X, y=None)``: with y, returns (loss, grads) where grads has the
-  same keys as params; without y, returns class scores of shape (N, C).
+The model is any object with ``model.params`` (dict name -> ndarray) and ``model.loss(X, y=None)``,
+which returns (loss, grads), grads keyed like params, given labels y, and class scores (N, C)
+without.  ``data`` is a dict with 'X_train', 'y_train', 'X_val', 'y_val' (other keys are ignored)::
 
-Usage::
-
-    solver = Solver(model, data, update_rule='adam',
-                    optim_config={'learning_rate': 1e-3},
+    solver = Solver(model, data, update_rule='adam', optim_config={'learning_rate': 1e-3},
                     lr_decay=0.95, num_epochs=10, batch_size=100, seed=0)
     solver.train()
     solver.best_val_acc, solver.val_acc_history
 
-data is a dict with 'X_train', 'y_train', 'X_val', 'y_val' (extra keys, such
-as test data, are ignored). Each epoch walks through a fresh random
-permutation of the training set in minibatches of batch_size, dropping the
-last partial batch; all randomness comes from ``np.random.default_rng(seed)``.
-
-Accuracies are measured once before the first update (index 0 of the
-histories) and after every epoch (index e = after e epochs). When training
-ends, model.params is set to the parameters that had the best validation
-accuracy (``best_params``). A NaN or infinite loss stops training with
-TrainingDiverged before the bad step is applied.
-
-With checkpoint_path set, the training state is saved after epochs (see
-code_base.checkpoint); ``Solver(model, data, ...).restore(path).train()``
-resumes an interrupted run and draws the same minibatches it would have drawn.
+Each epoch walks through a fresh random permutation of the training set in minibatches of
+batch_size, dropping the last partial batch; all randomness comes from
+``np.random.default_rng(seed)``.  Accuracies are measured once before the first update (index 0
+of the histories) and after every epoch.  When training ends, model.params holds the parameters
+with the best validation accuracy (``best_params``).  A NaN or infinite loss stops training with
+TrainingDiverged before the bad step is applied.  With checkpoint_path set, the training state is
+saved after epochs (see code_base.utils.checkpoint); ``Solver(model, data, ...).restore(path)
+.train()`` resumes an interrupted run and draws the same minibatches it would have drawn.
 """
-import numbers
-
 import numpy as np
 from tqdm import tqdm  # the text bar: tqdm.auto would need ipywidgets inside Jupyter
 
-from code_base import optim
-from code_base.checkpoint import (load_checkpoint, rng_state_from_array, rng_state_to_array,
-                                  save_checkpoint)
+from . import optim
+from .utils.checkpoint import (check_solver_state, load_checkpoint, rng_state_from_array,
+                               rng_state_to_array, save_checkpoint)
+from .utils.checks import check_int, check_real
 
 __all__ = ["Solver", "TrainingDiverged"]
 
@@ -43,10 +32,7 @@ _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite.
-
-    Attributes: iteration (1-based), epoch (1-based), loss, learning_rate.
-    """
+    """The training loss became NaN or infinite (attributes: iteration, epoch, loss, learning_rate)."""
 
     def __init__(self, iteration, num_iterations, epoch, num_epochs, loss, learning_rate):
         self.iteration, self.epoch = iteration, epoch
@@ -57,13 +43,6 @@ class TrainingDiverged(FloatingPointError):
             "try a lower learning rate (parameters are left as they were before this iteration)")
 
 
-def _check_int(name, value, minimum, allow_none=False):
-    if allow_none and value is None:
-        return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _copy_config(config):
     return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in config.items()}
 
@@ -72,28 +51,23 @@ class Solver:
     """Minibatch training loop with accuracy tracking, best-model keeping and checkpoints.
 
     Arguments (all but model and data keyword-only):
-    - model, data: see the module docstring.
-    - update_rule: name of a rule in code_base.optim ('sgd', 'sgd_momentum',
-      'rmsprop', 'adam') or a callable with the same signature.
-    - optim_config: hyperparameters for the update rule; every parameter gets
-      its own copy (and its own optimiser state).  With a built-in rule the
-      arrays in model.params are updated in place (``'inplace': True`` by
-      default; pass ``'inplace': False`` for fresh arrays at every step).
+    - update_rule: name of a rule in code_base.optim ('sgd', 'sgd_momentum', 'rmsprop',
+      'adam') or a callable with the same signature.
+    - optim_config: hyperparameters for the update rule; every parameter gets its own copy
+      (and its own optimiser state).  With a built-in rule the arrays in model.params are
+      updated in place (``'inplace': True`` by default; ``False`` gives fresh arrays).
     - lr_decay: learning rate multiplier applied at the end of every epoch.
-    - lr_schedule: callable epoch -> multiplier of the initial learning rate,
-      for epoch = number of completed epochs (so lr_decay=d is the same as
-      ``lambda e: d ** e``). Cannot be combined with lr_decay != 1.
+    - lr_schedule: callable epoch -> multiplier of the initial learning rate, for epoch =
+      the number of completed epochs (lr_decay=d is ``lambda e: d ** e``); not with lr_decay.
     - batch_size, num_epochs: minibatch size and number of passes over the data.
-    - num_train_samples, num_val_samples: subsample sizes for the accuracy
-      checks (None = use all).
+    - num_train_samples, num_val_samples: subsample sizes for the accuracy checks (None: all).
     - print_every: print the loss every this many iterations when verbose.
     - verbose: print the loss and per-epoch accuracies.
     - progress: show a tqdm progress bar (default: same as verbose).
     - seed: int, None or np.random.Generator for minibatch sampling.
-    - checkpoint_path: write a checkpoint (see code_base.checkpoint) there
-      every checkpoint_every epochs (default every epoch) and after the last one.
-    - augment: optional callable (X_batch, rng) -> X_batch applied to every
-      training minibatch.
+    - checkpoint_path: write a checkpoint (see code_base.utils.checkpoint) there every
+      checkpoint_every epochs (default every epoch) and after the last one.
+    - augment: optional callable (X_batch, rng) -> X_batch applied to every training minibatch.
     """
 
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
@@ -102,20 +76,37 @@ class Solver:
                  checkpoint_every=None, augment=None, lr_schedule=None, progress=None):
         if not (isinstance(getattr(model, "params", None), dict)
                 and callable(getattr(model, "loss", None))):
-            raise TypeError("model must have a .params dict and a .loss(X, y=None) method")
+            raise TypeError("Solver: model must have a .params dict and a .loss(X, y=None) method")
         self.model = model
         self._set_data(data)
+        self._set_update_rule(update_rule, optim_config)
+        self._set_schedule(lr_decay, lr_schedule)
+        where = "Solver"
+        self.batch_size = check_int(where, "batch_size", batch_size, 1)
+        self.num_epochs = check_int(where, "num_epochs", num_epochs, 1)
+        self.print_every = check_int(where, "print_every", print_every, 1)
+        self.num_train_samples = check_int(where, "num_train_samples", num_train_samples, 1,
+                                           allow_none=True)
+        self.num_val_samples = check_int(where, "num_val_samples", num_val_samples, 1,
+                                         allow_none=True)
+        checkpoint_every = check_int(where, "checkpoint_every", checkpoint_every, 1,
+                                     allow_none=True)
+        if checkpoint_every is not None and checkpoint_path is None:
+            raise ValueError(f"{where}: checkpoint_every was given without a checkpoint_path")
+        if augment is not None and not callable(augment):
+            raise ValueError(f"{where}: augment must be a callable (X_batch, rng) -> X_batch, "
+                             f"got {augment!r}")
+        self.verbose = bool(verbose)
+        self.progress = self.verbose if progress is None else bool(progress)
+        self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every or 1
+        self.augment, self.seed = augment, seed
+        self.rng = np.random.default_rng(seed)
+        if checkpoint_path is not None:
+            rng_state_to_array(self.rng)  # fail now, not after an epoch, if it cannot be saved
+        self._reset()
 
-        if isinstance(update_rule, str):
-            if update_rule not in optim.UPDATE_RULES:
-                raise ValueError(f"unknown update_rule '{update_rule}'; "
-                                 f"valid names are {sorted(optim.UPDATE_RULES)}")
-            self.update_rule_name, self.update_rule = update_rule, optim.UPDATE_RULES[update_rule]
-        elif callable(update_rule):
-            self.update_rule_name = getattr(update_rule, "__name__", type(update_rule).__name__)
-            self.update_rule = update_rule
-        else:
-            raise ValueError(f"update_rule must be a name or a callable, got {update_rule!r}")
+    def _set_update_rule(self, update_rule, optim_config):
+        self.update_rule_name, self.update_rule = optim.get_rule(update_rule, "Solver")
         optim_config = dict(optim_config or {})
         if hasattr(self.update_rule, "defaults"):
             # The model's parameter arrays are updated in place unless asked otherwise:
@@ -125,40 +116,19 @@ class Solver:
             optim_config = optim.validate_config(self.update_rule, optim_config)
         self.optim_config = optim_config
 
-        if not isinstance(lr_decay, numbers.Real) or not np.isfinite(lr_decay) or lr_decay <= 0:
-            raise ValueError(f"lr_decay must be a finite number > 0, got {lr_decay!r}")
+    def _set_schedule(self, lr_decay, lr_schedule):
+        lr_decay = check_real("Solver", "lr_decay", lr_decay, 0, low_open=True)
         if lr_schedule is not None and not callable(lr_schedule):
             raise ValueError(
-                f"lr_schedule must be a callable epoch -> multiplier, got {lr_schedule!r}")
+                f"Solver: lr_schedule must be a callable epoch -> multiplier, got {lr_schedule!r}")
         if lr_schedule is not None and lr_decay != 1:
-            raise ValueError(f"give either lr_decay (got {lr_decay}) or lr_schedule, not both")
-        self.lr_decay, self.lr_schedule = float(lr_decay), lr_schedule
-        self.base_learning_rate = optim_config.get("learning_rate")
+            raise ValueError(f"Solver: give either lr_decay (got {lr_decay}) or lr_schedule, "
+                             "not both")
+        self.lr_decay, self.lr_schedule = lr_decay, lr_schedule
+        self.base_learning_rate = self.optim_config.get("learning_rate")
         if self.base_learning_rate is None and (lr_decay != 1 or lr_schedule is not None):
-            raise ValueError("lr_decay / lr_schedule need optim_config['learning_rate'] "
+            raise ValueError("Solver: lr_decay / lr_schedule need optim_config['learning_rate'] "
                              f"for update rule '{self.update_rule_name}'")
-
-        _check_int("batch_size", batch_size, 1)
-        _check_int("num_epochs", num_epochs, 1)
-        _check_int("print_every", print_every, 1)
-        _check_int("num_train_samples", num_train_samples, 1, allow_none=True)
-        _check_int("num_val_samples", num_val_samples, 1, allow_none=True)
-        _check_int("checkpoint_every", checkpoint_every, 1, allow_none=True)
-        if checkpoint_every is not None and checkpoint_path is None:
-            raise ValueError("checkpoint_every was given without a checkpoint_path")
-        if augment is not None and not callable(augment):
-            raise ValueError(
-                f"augment must be a callable (X_batch, rng) -> X_batch, got {augment!r}")
-        self.batch_size, self.num_epochs = batch_size, num_epochs
-        self.num_train_samples, self.num_val_samples = num_train_samples, num_val_samples
-        self.print_every, self.verbose = print_every, bool(verbose)
-        self.progress = self.verbose if progress is None else bool(progress)
-        self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every or 1
-        self.augment, self.seed = augment, seed
-        self.rng = np.random.default_rng(seed)
-        if checkpoint_path is not None:
-            rng_state_to_array(self.rng)  # fail now, not after an epoch, if it cannot be saved
-        self._reset()
 
     def _set_data(self, data):
         missing = [key for key in _DATA_KEYS if key not in data]
@@ -193,11 +163,9 @@ class Solver:
             return None
         if self.lr_schedule is None:
             return self.base_learning_rate * self.lr_decay ** self.epoch
-        factor = self.lr_schedule(self.epoch)
-        if not isinstance(factor, numbers.Real) or not np.isfinite(factor) or factor <= 0:
-            raise ValueError(
-                f"lr_schedule({self.epoch}) must be a finite number > 0, got {factor!r}")
-        return self.base_learning_rate * float(factor)
+        factor = check_real("Solver", f"lr_schedule({self.epoch})", self.lr_schedule(self.epoch),
+                            0, low_open=True)
+        return self.base_learning_rate * factor
 
     def _apply_lr_schedule(self):
         lr = self.learning_rate
@@ -236,8 +204,8 @@ class Solver:
         """
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
-        _check_int("num_samples", num_samples, 1, allow_none=True)
-        _check_int("batch_size", batch_size, 1)
+        check_int("check_accuracy", "num_samples", num_samples, 1, allow_none=True)
+        check_int("check_accuracy", "batch_size", batch_size, 1)
         N = len(X)
         if N == 0:
             raise ValueError("cannot measure accuracy on zero examples")
@@ -292,7 +260,7 @@ class Solver:
             self.model.params[k] = v.copy()
 
     def save(self, path):
-        """Write the training state to `path` (see code_base.checkpoint)."""
+        """Write the training state to `path` (see code_base.utils.checkpoint)."""
         save_checkpoint(path, {
             "params": self.model.params, "best_params": self.best_params,
             "optim_configs": self.optim_configs, "epoch": self.epoch, "iteration": self.iteration,
@@ -305,17 +273,7 @@ class Solver:
     def restore(self, path):
         """Load a checkpoint written by `save` into this solver and its model; returns self."""
         state = load_checkpoint(path)
-        if state.get("update_rule") != self.update_rule_name:
-            raise ValueError(f"{path} was written with update_rule '{state.get('update_rule')}', "
-                             f"this solver uses '{self.update_rule_name}'")
-        for group in ("params", "best_params", "optim_configs"):
-            if set(state[group]) != set(self.model.params):
-                raise ValueError(f"{path} has {group} {sorted(state[group])} but the model has "
-                                 f"parameters {sorted(self.model.params)}")
-        for name, w in self.model.params.items():
-            if state["params"][name].shape != w.shape:
-                raise ValueError(f"{path}: parameter '{name}' has shape "
-                                 f"{state['params'][name].shape}, the model's has {w.shape}")
+        check_solver_state(state, path, self.update_rule_name, self.model.params)
         self.model.params.update(state["params"])
         self.best_params = state["best_params"]
         self.optim_configs = state["optim_configs"]

@@ -3,7 +3,7 @@
 #
 # A convolutional layer slides a small filter over an image and, at every position, takes the
 # dot product of the filter with the pixels under it. Written as nested loops this is slow in
-# Python. The trick used by `code_base.conv` is to *copy every receptive field into a column
+# Python. The trick used by `code_base.layers.conv_forward` is to *copy every receptive field into a column
 # of a matrix* ("im2col"); the whole layer then becomes one matrix product, which NumPy hands to
 # an optimised BLAS routine.
 #
@@ -26,7 +26,7 @@ from IPython.display import Image as ShowImage
 from IPython.display import display
 from PIL import Image
 
-from code_base.conv import im2col
+from code_base.im2col import im2col
 from code_base.gradient_check import eval_numerical_gradient_array, rel_error
 from code_base.layers import conv_backward, conv_forward
 
@@ -63,7 +63,7 @@ ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is
 #   \;\in\; \mathbb{R}^{F \times H'W'},$$
 #
 # reshaped to $F \times H' \times W'$. Placing the columns of all $N$ images side by side makes
-# the whole batch a single product, which is what `code_base.conv` does.
+# the whole batch a single product, which is what `conv_forward` does.
 
 # %% [markdown]
 # ## 2. A tiny example to check by hand

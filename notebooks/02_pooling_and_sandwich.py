@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from code_base import fast
 from code_base.gradient_check import eval_numerical_gradient_array, rel_error
 from code_base.layer_utils import (conv_relu_backward, conv_relu_forward, conv_relu_pool_backward,
                                    conv_relu_pool_forward)
@@ -25,9 +26,9 @@ np.set_printoptions(precision=6, suppress=True)
 def print_errors(rows):
     """rows: list of (case, {gradient name: relative error}) -> a fixed-width table."""
     names = list(rows[0][1])
-    print(f"{'case':34}" + "".join(f"{n + ' error':>12}" for n in names))
+    print(f"{'case':40}" + "".join(f"{n + ' error':>12}" for n in names))
     for case, errors in rows:
-        print(f"{case:34}" + "".join(f"{errors[n]:12.1e}" for n in names))
+        print(f"{case:40}" + "".join(f"{errors[n]:12.1e}" for n in names))
 
 
 # %% [markdown]
@@ -211,6 +212,10 @@ for case, errors in rows:
 # no step crosses a kink and the check is valid by construction rather than by luck. Between kinks
 # the chain is linear in each argument, so as for the affine layer a step of $h = 10^{-4}$ keeps
 # the rounding error small.
+#
+# The conv-relu-pool sandwich is checked twice. Its first line hands pools whose windows tile the
+# image (like this 2x2, stride-2 one) to a fused fast kernel, section 4's subject; inside
+# `with fast.disabled():` it runs the chain of layers written above.
 
 # %%
 def kink_margins(x, w, b, conv_param, pool_param=None):
@@ -230,36 +235,47 @@ def kink_margins(x, w, b, conv_param, pool_param=None):
 
 
 H_SANDWICH = 1e-4
-sandwich_rng = np.random.default_rng(231)
 conv_param = {"stride": 1, "pad": 2}
 pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def check_sandwich(x, w, b, dout, pool):
+    """(kink margins and the largest move, relative errors of dx, dw, db) of one sandwich."""
+    if pool is None:
+        forward = lambda x, w, b: conv_relu_forward(x, w, b, conv_param)[0]
+        dx, dw, db = conv_relu_backward(dout, conv_relu_forward(x, w, b, conv_param)[1])
+    else:
+        forward = lambda x, w, b: conv_relu_pool_forward(x, w, b, conv_param, pool)[0]
+        dx, dw, db = conv_relu_pool_backward(dout, conv_relu_pool_forward(x, w, b, conv_param, pool)[1])
+    largest_move = H_SANDWICH * max(np.abs(w).max(), np.abs(x).max(), 1.0)
+    errors = {
+        "dx": rel_error(dx, eval_numerical_gradient_array(lambda v: forward(v, w, b), x, dout, h=H_SANDWICH)),
+        "dw": rel_error(dw, eval_numerical_gradient_array(lambda v: forward(x, v, b), w, dout, h=H_SANDWICH)),
+        "db": rel_error(db, eval_numerical_gradient_array(lambda v: forward(x, w, v), b, dout, h=H_SANDWICH)),
+    }
+    return (*kink_margins(x, w, b, conv_param, pool), largest_move), errors
+
+
+sandwich_rng = np.random.default_rng(231)
 rows, margins = [], []
 for name, x_shape, pool in [("conv-relu-pool x(2, 3, 16, 16)", (2, 3, 16, 16), pool_param),
                             ("conv-relu x(2, 3, 8, 8)", (2, 3, 8, 8), None)]:
     x = sandwich_rng.standard_normal(x_shape)
     w = sandwich_rng.standard_normal((3, 3, 3, 3))
     b = sandwich_rng.standard_normal(3)
-    if pool is None:
-        forward = lambda x, w, b: conv_relu_forward(x, w, b, conv_param)[0]
-        out, cache = conv_relu_forward(x, w, b, conv_param)
-        dout = sandwich_rng.standard_normal(out.shape)
-        dx, dw, db = conv_relu_backward(dout, cache)
-    else:
-        forward = lambda x, w, b: conv_relu_pool_forward(x, w, b, conv_param, pool)[0]
-        out, cache = conv_relu_pool_forward(x, w, b, conv_param, pool)
-        dout = sandwich_rng.standard_normal(out.shape)
-        dx, dw, db = conv_relu_pool_backward(dout, cache)
-    largest_move = H_SANDWICH * max(np.abs(w).max(), np.abs(x).max(), 1.0)
-    margins.append((name, *kink_margins(x, w, b, conv_param, pool), largest_move))
-    rows.append((name, {
-        "dx": rel_error(dx, eval_numerical_gradient_array(lambda v: forward(v, w, b), x, dout, h=H_SANDWICH)),
-        "dw": rel_error(dw, eval_numerical_gradient_array(lambda v: forward(x, v, b), w, dout, h=H_SANDWICH)),
-        "db": rel_error(db, eval_numerical_gradient_array(lambda v: forward(x, w, v), b, dout, h=H_SANDWICH)),
-    }))
+    out_hw = x_shape[2] // (2 if pool else 1)  # size-preserving conv, then the 2x2 pool
+    dout = sandwich_rng.standard_normal((x_shape[0], 3, out_hw, out_hw))
+    paths = [("plain", fast.disabled), ("fused", fast.configure)] if pool else [("", fast.configure)]
+    for path, switch in paths:
+        with switch():  # fast.configure() with no arguments keeps the default: fast kernels on
+            case_margins, errors = check_sandwich(x, w, b, dout, pool)
+        label = f"{name}, {path}" if path else name
+        margins.append((label, *case_margins))
+        rows.append((label, errors))
 
-print(f"{'case':34}{'min |a|':>12}{'min pool gap':>14}{'largest move':>14}")
+print(f"{'case':40}{'min |a|':>12}{'min pool gap':>14}{'largest move':>14}")
 for name, relu_margin, pool_gap, move in margins:
-    print(f"{name:34}{relu_margin:12.1e}{pool_gap:14.1e}{move:14.1e}")
+    print(f"{name:40}{relu_margin:12.1e}{pool_gap:14.1e}{move:14.1e}")
 print()
 print_errors(rows)
 for name, relu_margin, pool_gap, move in margins:
@@ -270,7 +286,10 @@ for name, errors in rows:
 # %% [markdown]
 # ## 4. Fast path: convolution and pooling in one product
 #
-# The model's conv - ReLU - pool sandwich runs fused (`code_base/conv_pool.py`). A 2x2, stride-2
+# Section 3 also checked the kernel that `conv_relu_pool_forward` picks on its first line when the
+# pool's windows tile the image: `code_base.fast.conv_relu_pool_forward`, in
+# `code_base/fast/conv_pool.py`. This is how it computes the convolution and the pool in one
+# matrix product. A 2x2, stride-2
 # pool compares the four outputs $(2h_2 + d_i,\ 2w_2 + d_j)$, $d_i, d_j \in \{0, 1\}$, of each
 # window. With a stride-1 convolution, kernel tap $(i, j)$ of output $(2h_2 + d_i, 2w_2 + d_j)$
 # reads padded input pixel $(2h_2 + s,\ 2w_2 + t)$ with $s = d_i + i$, $t = d_j + j$. So all four
@@ -286,24 +305,27 @@ for name, errors in rows:
 #
 # One product yields four contiguous blocks, and the pool is three element-wise maxima of blocks.
 # The shifted columns need no new code: they are chapter 1's im2col for an
-# $(HH + 1) \times (WW + 1)$ kernel at stride 2. Tiny example: one 1x1 filter of weight 2 on a 4x4 image with no padding. The super-kernel is
-# 2x2 per offset, and block $(d_i, d_j)$ is the image's sub-grid $x[d_i::2,\ d_j::2]$ times 2.
+# $(HH + 1) \times (WW + 1)$ kernel at stride 2. After the pool come the bias and the ReLU: a
+# maximum commutes with both (they never reorder two values), and there a quarter of the values
+# are left. Tiny example: one 1x1 filter of weight 2 on a 4x4 image with no padding. The
+# super-kernel is 2x2 per offset, and block $(d_i, d_j)$ is the image's sub-grid
+# $x[d_i::2,\ d_j::2]$ times 2.
 
 # %%
-from code_base.conv import im2col
-from code_base.conv_pool import conv_max_pool_forward_cn, super_kernel
+from code_base import fast
+from code_base.im2col import im2col
 
 x_small = np.arange(16.0).reshape(1, 1, 4, 4)
 w_small = np.full((1, 1, 1, 1), 2.0)
-w_sup = super_kernel(w_small, 1, 2, 2)  # (4 offsets * 1 filter, 1 channel * 2 * 2)
+w_sup = fast.super_kernel(w_small, 1, 2, 2)  # (4 offsets * 1 filter, 1 channel * 2 * 2)
 print("super-kernel rows (one per offset):\n", w_sup)
 xs = im2col(x_small, 2, 2, 2, 0)  # shifted columns: a 2x2 kernel at stride 2, (1*2*2, 1*2*2)
 blocks = (w_sup @ xs).reshape(2, 2, 2, 2)  # (d_i, d_j, h_2, w_2)
 for di in range(2):
     for dj in range(2):
         np.testing.assert_array_equal(blocks[di, dj], 2 * x_small[0, 0, di::2, dj::2])
-pooled_small, _ = conv_max_pool_forward_cn(x_small, w_small, {"stride": 1, "pad": 0},
-                                           {"pool_height": 2, "pool_width": 2, "stride": 2})
+pooled_small, _ = fast.conv_relu_pool_forward(x_small, w_small, np.zeros(1), {"stride": 1, "pad": 0},
+                                               {"pool_height": 2, "pool_width": 2, "stride": 2})
 print("pooled:\n", pooled_small[0, 0])
 np.testing.assert_array_equal(pooled_small[0, 0], blocks.max(axis=(0, 1)))
 np.testing.assert_array_equal(pooled_small[0, 0], [[10, 14], [26, 30]])
@@ -324,18 +346,18 @@ w_m = 0.1 * fast_rng.standard_normal((32, 3, 7, 7))
 b_m = fast_rng.standard_normal(32)
 conv_m = {"stride": 1, "pad": 6}
 pool_m = {"pool_height": 2, "pool_width": 2, "stride": 2}
-out_fast, cache_fast = conv_relu_pool_forward(x_m, w_m, b_m, conv_m, pool_m)
+out_fast, cache_fast = conv_relu_pool_forward(x_m, w_m, b_m, conv_m, pool_m)  # fused
 dout_m = fast_rng.standard_normal(out_fast.shape)
-a_m, conv_cache_m = conv_forward(x_m, w_m, b_m, conv_m)
-out_plain, pool_cache_m = max_pool_forward(np.maximum(a_m, 0), pool_m)
-grads_plain = conv_backward(max_pool_backward(dout_m, pool_cache_m) * (a_m > 0), conv_cache_m)
 grads_fast = conv_relu_pool_backward(dout_m, cache_fast)
+with fast.disabled():  # the same call, through conv_forward, relu_forward, max_pool_forward
+    out_plain, cache_plain = conv_relu_pool_forward(x_m, w_m, b_m, conv_m, pool_m)
+    grads_plain = conv_relu_pool_backward(dout_m, cache_plain)
 diffs = {"out": rel_error(out_fast, out_plain)}
 diffs.update({k: rel_error(f, p) for k, f, p in zip(("dx", "dw", "db"), grads_fast, grads_plain)})
 print(f"{'array':8}{'fused vs plain, relative error':>34}")
 for k, v in diffs.items():
     print(f"{k:8}{v:34.1e}")
-assert cache_fast[0][0] == "fused" and max(diffs.values()) < 1e-10, diffs
+assert isinstance(cache_fast, fast.FusedConvReluPoolCache) and max(diffs.values()) < 1e-10, diffs
 
 # %% [markdown]
 # ## Summary

@@ -7,9 +7,9 @@
 # and written as decimal text with enough digits to survive the round trip (here 19 significant
 # figures, `%.18e`).
 #
-# This chapter produces all ten output files with `code_base.submission`, grades them with
-# `code_base.grader`, and shows that the grader notices a wrong submission. Everything is written
-# to temporary folders: the committed `output_files/` is read, never overwritten.
+# This chapter produces all ten output files with `code_base.submission.run`, grades them with
+# `code_base.submission.grade`, and shows that the grader notices a wrong submission. Everything
+# is written to temporary folders: the committed `output_files/` is read, never overwritten.
 
 # %%
 # %matplotlib inline
@@ -23,8 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from code_base import submission
-from code_base.grader import grade, results_table
-from code_base.submission_io import INPUT_SHAPES, OUTPUT_SHAPES, file_name, load_folder
+from code_base.submission import INPUT_SHAPES, OUTPUT_SHAPES, file_name, grade, load_folder, results_table
 
 plt.rcParams["figure.figsize"] = (9.0, 4.0)
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir())

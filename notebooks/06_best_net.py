@@ -10,8 +10,8 @@
 # The full runs take minutes, so they are not repeated here. They were made by
 #
 # ```
-# python -m code_base.search --spec configs/search.json   # a short search, about 10 minutes
-# python -m code_base.train --config configs/best.json --out runs/best
+# python -m code_base.training search --spec configs/search.json   # a short search, about 10 minutes
+# python -m code_base.training train --config configs/best.json --out runs/best
 # ```
 #
 # which leave small files in `runs/best/`: the config, the training history, a summary (test
@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from code_base import train
+from code_base import training
 from code_base.data_utils import get_CIFAR2_data
 from code_base.vis_utils import visualize_grid
 
@@ -40,11 +40,11 @@ if ROOT is None:
     raise FileNotFoundError(f"run this notebook inside the repository: no code_base/ above "
                             f"{Path.cwd()}")
 RUN = ROOT / "runs" / "best"
-run = train.load_run(RUN)
+run = training.load_run(RUN)
 config, history, summary = run["config"], run["history"], run["summary"]
 # The saved run was made with the committed config, defaults filled in.
-assert summary["config"] == config == train.resolve_config(
-    train.load_config(ROOT / "configs" / "best.json"))
+assert summary["config"] == config == training.resolve_config(
+    training.load_config(ROOT / "configs" / "best.json"))
 plt.rcParams["figure.figsize"] = (9.0, 3.5)
 
 # %% [markdown]
@@ -180,7 +180,7 @@ plt.show()
 assert cm.sum() == summary["num_test"]
 assert np.trace(cm) == round(summary["test_accuracy"] * summary["num_test"])
 
-W1_start = train.build_model(config["model"], train.derive_seeds(config["seed"])[0]).params["W1"]
+W1_start = training.build_model(config["model"], training.derive_seeds(config["seed"])[0]).params["W1"]
 W1_trained = W1 * summary["input_scale"]  # the filters as trained, on unit-variance inputs
 corr = np.corrcoef(W1_start.ravel(), W1_trained.ravel())[0, 1]
 print(f"{cm.sum() - np.trace(cm)} of {cm.sum()} test images misclassified: "
@@ -227,14 +227,14 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-short_config = train.resolve_config(
+short_config = training.resolve_config(
     {**config, "solver": {**config["solver"], "keep": "best", "checkpoint_every": None}})
 with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
-    short = train.run(short_config, tmp, max_steps=100, progress=False)
+    short = training.run(short_config, tmp, max_steps=100, progress=False)
     short_seconds = time.perf_counter() - start
     saved = sorted(p.name for p in Path(tmp).iterdir())
-    params = train.load_params(Path(tmp) / "params.npz")
+    params = training.load_params(Path(tmp) / "params.npz")
 print(f"{short['timing']['iterations']} updates in {short_seconds:.0f} s: test accuracy "
       f"{short['test_accuracy']:.3f}; files {saved}")
 
@@ -242,7 +242,7 @@ print(f"{short['timing']['iterations']} updates in {short_seconds:.0f} s: test a
 assert short["timing"]["iterations"] == 100
 assert short["test_accuracy"] > 0.7
 assert saved == ["W1.npy", "config.json", "history.json", "params.npz", "summary.json"]
-expected_shapes = {k: v.shape for k, v in train.build_model(config["model"], 0).params.items()}
+expected_shapes = {k: v.shape for k, v in training.build_model(config["model"], 0).params.items()}
 assert {k: v.shape for k, v in params.items()} == expected_shapes
 
 # %% [markdown]

@@ -56,7 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from code_base import train
+from code_base import training
 from code_base.vis_utils import visualize_grid
 
 ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir()), None)
@@ -64,7 +64,7 @@ if ROOT is None:
     raise FileNotFoundError(f"run this notebook inside the repository: no code_base/ above "
                             f"{Path.cwd()}")
 RUN = ROOT / "runs" / "best"
-run = train.load_run(RUN)
+run = training.load_run(RUN)
 config, history, summary = run["config"], run["history"], run["summary"]
 with open(RUN / "search_results.csv", newline="") as f:
     search = list(csv.DictReader(f))

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from code_base import download
+from code_base import fast
+from code_base.utils import download
 
-# The development copy of CIFAR2 sits beside the repository (../shared) on this project's
-# machines and in CI; CIFAR10_DIR points anywhere else.
-DEV_COPY = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
+# The shared folder sits beside the repository (../shared) on this project's machines and in CI:
+# the development copy of CIFAR2 (CIFAR10_DIR points anywhere else) and the demo photos' sources.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEV_COPY = SHARED / "data" / "cifar-10-batches-py"
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +22,19 @@ def cifar_dir():
         pytest.skip(f"CIFAR-10 batches not found in {folder} (missing {missing}); "
                     "set CIFAR10_DIR=/path/to/cifar-10-batches-py")
     return folder
+
+
+@pytest.fixture(scope="session")
+def photos_dir():
+    """The redistributable source photos of kitten.jpg and puppy.jpg."""
+    folder = SHARED / "photos"
+    if not folder.is_dir():
+        pytest.skip(f"the source photos folder {folder} is not beside the repository")
+    return folder
+
+
+@pytest.fixture(params=["fast", "plain"])
+def kernel_path(request):
+    """Runs the test twice: with the fast kernels (the default) and with the plain layers."""
+    with fast.configure(enabled=request.param == "fast"):
+        yield request.param

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from code_base.augment import Augment, cutout, make_augment, random_crop, random_flip
+from code_base.training.augment import Augment, cutout, make_augment, random_crop, random_flip
 
 
 def batch(N=6, C=3, H=5, W=7, seed=0, dtype=np.float32):
@@ -95,7 +95,7 @@ def test_cutout_zeroes_one_square_per_image(size):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: random_crop(np.zeros((2, 3, 4)), np.random.default_rng(0)), "4-d array"),
+    (lambda: random_crop(np.zeros((2, 3, 4)), np.random.default_rng(0)), "must have 4 dimensions"),
     (lambda: random_crop(np.zeros((1, 1, 4, 4)), 0), "np.random.Generator"),
     (lambda: random_crop(np.zeros((1, 1, 4, 4)), np.random.default_rng(0), -1), "padding"),
     (lambda: random_flip(np.zeros((1, 1, 4, 4)), np.random.default_rng(0), 1.5), "probability"),

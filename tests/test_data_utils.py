@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from code_base import data_utils, download
+from code_base import data_utils
+from code_base.utils import download
 from code_base.data_utils import (find_cifar10_dir, get_CIFAR2_data, load_CIFAR10,
                                   load_CIFAR_batch)
-from code_base.download import BATCH_FILES, DownloadError, default_cache_dir, download_cifar10
+from code_base.utils.download import BATCH_FILES, DownloadError, default_cache_dir, download_cifar10
 
 
 

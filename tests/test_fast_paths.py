@@ -1,91 +1,149 @@
-"""The speed machinery: fused conv + pool, sharded conv, thread helpers and reused buffers.
+"""The fast kernels against the plain layers they stand in for, and the machinery they use.
 
-Each fast path is checked against the plain layers it replaces, value for value.
+Every kernel is compared with the plain path (``fast.disabled()``) as its oracle, value for value,
+on the shapes below, for one to three threads.  The switch, the thread helpers and the reused
+buffers have tests of their own.
 """
 
+import platform
 import threading
 
 import numpy as np
 import pytest
 
-from code_base import buffers, parallel
-from code_base.conv import conv_backward_cn, conv_forward_cn, im2col
-from code_base.conv_pool import conv_max_pool_backward_cn, conv_max_pool_forward_cn, pool_tiles
-from code_base.layer_utils import conv_relu_pool_backward, conv_relu_pool_forward
-from code_base.layers import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from code_base import fast
+from code_base.classifiers.cnn import ThreeLayerConvNet
+from code_base.fast import buffers, fpu, parallel
+from code_base.fast.conv import conv_backward_cn, conv_forward_cn
+from code_base.im2col import im2col
+from code_base.layer_utils import (affine_relu_backward, affine_relu_forward,
+                                   conv_relu_pool_backward, conv_relu_pool_forward)
+from code_base.layers import ConvCache, conv_backward, conv_forward
+from code_base.optim import adam
 
 
-def reference_conv_relu_pool(x, w, b, conv_param, pool_param, dout):
-    """conv -> ReLU -> pool and its backward pass through the plain, one-thread layers."""
-    a, conv_cache = conv_forward(x, w, b, conv_param, num_threads=1)
-    out, pool_cache = max_pool_forward(np.maximum(a, 0), pool_param)
-    da = max_pool_backward(dout, pool_cache) * (a > 0)
-    return out, conv_backward(da, conv_cache, num_threads=1)
+def fast_and_plain(run, num_threads=None):
+    """(run() on the fast kernels with num_threads, run() on the plain layers)."""
+    with fast.configure(num_threads=num_threads):
+        got = run()
+    with fast.disabled():
+        want = run()
+    return got, want
 
 
-CASES = [  # x shape, filters, kernel, conv stride, total pad, (pool h, pool w, stride), path
-    ((9, 3, 16, 16), 4, 3, 1, 2, (2, 2, 2), "fused"),  # the model's case
-    ((3, 2, 13, 13), 5, 3, 2, 4, (2, 2, 2), "fused"),  # strided conv
-    ((7, 3, 12, 12), 4, 5, 1, 4, (3, 3, 3), "fused"),  # 3x3 tiling pool
-    ((5, 3, 13, 13), 4, 3, 1, 2, (3, 3, 2), "layers"),  # overlapping pool
-    ((4, 2, 8, 11), 3, 3, 1, 2, (2, 3, 2), "layers"),  # rectangular pool, not tiling
+def assert_same(got, want, tol):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+        else:
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+
+
+CONV_POOL_CASES = [  # x shape, filters, kernel, conv stride, total pad, (pool h, w, stride), fused
+    ((9, 3, 16, 16), 4, 3, 1, 2, (2, 2, 2), True),  # the model's case
+    ((3, 2, 13, 13), 5, 3, 2, 4, (2, 2, 2), True),  # strided conv
+    ((7, 3, 12, 12), 4, 5, 1, 4, (3, 3, 3), True),  # 3x3 tiling pool
+    ((2, 1, 34, 34), 2, 1, 1, 0, (17, 17, 17), True),  # 289 window offsets: more than a byte holds
+    ((5, 3, 13, 13), 4, 3, 1, 2, (3, 3, 2), False),  # overlapping pool
+    ((4, 2, 8, 11), 3, 3, 1, 2, (2, 3, 2), False),  # rectangular pool, not tiling
 ]
 
 
 @pytest.mark.parametrize("num_threads", [1, 2, 3])
-@pytest.mark.parametrize("case", CASES, ids=[f"pool{c[5]}-stride{c[3]}" for c in CASES])
-def test_conv_relu_pool_equals_the_plain_layers(case, num_threads):
-    x_shape, F, k, stride, pad, (ph, pw, ps), path = case
+@pytest.mark.parametrize("case", CONV_POOL_CASES, ids=[f"pool{c[5]}-stride{c[3]}" for c in CONV_POOL_CASES])
+def test_conv_relu_pool_fast_equals_plain(case, num_threads):
+    x_shape, F, k, stride, pad, (ph, pw, ps), fused = case
     rng = np.random.default_rng(sum(x_shape) + num_threads)
     x = rng.standard_normal(x_shape)
     w = rng.standard_normal((F, x_shape[1], k, k))
     b = rng.standard_normal(F)
     conv_param = {"stride": stride, "pad": pad}
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": ps}
-    out, cache = conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads)
-    dout = rng.standard_normal(out.shape)
-    ref_out, (ref_dx, ref_dw, ref_db) = reference_conv_relu_pool(x, w, b, conv_param,
-                                                                 pool_param, dout)
-    dx, dw, db = conv_relu_pool_backward(dout, cache, num_threads=num_threads)
-    assert cache[0][0] == path
+    caches = []
+
+    def run():
+        out, cache = conv_relu_pool_forward(x, w, b, conv_param, pool_param)
+        caches.append(cache)
+        return (out, *conv_relu_pool_backward(dout, cache))
+
+    with fast.disabled():
+        dout = rng.standard_normal(conv_relu_pool_forward(x, w, b, conv_param, pool_param)[0].shape)
+    got, want = fast_and_plain(run, num_threads)
+    assert isinstance(caches[0], fast.FusedConvReluPoolCache) == fused
+    assert isinstance(caches[1], tuple) and isinstance(caches[1][0], ConvCache)
     # Bias before or after the pool: equal up to rounding; the same windows are chosen.
-    for got, want in ((out, ref_out), (dx, ref_dx), (dw, ref_dw), (db, ref_db)):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert_same(got, want, 1e-12)
 
 
-def test_fused_path_is_taken_for_the_models_pool_only():
-    conv = (2, 4, 8, 8)  # (N, F, H_out, W_out)
-    assert pool_tiles(conv, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    assert not pool_tiles(conv, {"pool_height": 2, "pool_width": 2, "stride": 1})
-    assert not pool_tiles((2, 4, 9, 9), {"pool_height": 3, "pool_width": 3, "stride": 2})
+def test_fused_kernel_is_chosen_for_tiling_pools_only():
+    x, w = np.zeros((2, 3, 8, 8)), np.zeros((4, 3, 3, 3))
+    conv = {"stride": 1, "pad": 2}
+    assert fast.pool_tiles(x, w, conv, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert not fast.pool_tiles(x, w, conv, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    assert not fast.pool_tiles(np.zeros((2, 3, 9, 9)), w, conv,
+                               {"pool_height": 3, "pool_width": 3, "stride": 2})
+    with pytest.raises(ValueError, match="needs a pool that tiles"):
+        fast.conv_relu_pool_forward(x, w, np.zeros(4), conv,
+                                    {"pool_height": 2, "pool_width": 2, "stride": 1})
 
 
 def test_fused_pool_sends_ties_to_the_first_maximum_in_row_major_order():
-    # One channel, a 2x2 input, a 1x1 filter of weight 1 and no padding: the conv output
-    # is the input, so each window below has a tie whose first maximum we know.
+    # One channel, a 2x2 input, a 1x1 filter of weight 1, bias 0 and no padding: the conv
+    # output is the input, so each window below has a tie whose first maximum we know.
     conv_param = {"stride": 1, "pad": 0}
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    w = np.ones((1, 1, 1, 1))
+    w, b = np.ones((1, 1, 1, 1)), np.zeros(1)
     for window, first in [([[1, 3], [3, 3]], (0, 1)), ([[2, 0], [2, 1]], (0, 0)),
                           ([[0, 1], [5, 5]], (1, 0)), ([[7, 7], [7, 7]], (0, 0))]:
         x = np.array(window, dtype=float)[None, None]
-        pooled, cache = conv_max_pool_forward_cn(x, w, conv_param, pool_param)
-        assert pooled.item() == x.max()
-        dx, _ = conv_max_pool_backward_cn(np.full((1, 1, 1, 1), 2.0), cache)
+        dx = {}
+        for name, switch in (("fast", fast.configure()), ("plain", fast.disabled())):
+            with switch:
+                pooled, cache = conv_relu_pool_forward(x, w, b, conv_param, pool_param)
+                assert pooled.item() == x.max()
+                dx[name] = conv_relu_pool_backward(np.full((1, 1, 1, 1), 2.0), cache)[0]
         expected = np.zeros((2, 2))
         expected[first] = 2.0
-        np.testing.assert_array_equal(dx[0, 0], expected)
-        _, pool_cache = max_pool_forward(x, pool_param)  # the plain layer agrees
-        np.testing.assert_array_equal(max_pool_backward(np.full((1, 1, 1, 1), 2.0), pool_cache),
-                                      dx)
+        np.testing.assert_array_equal(dx["fast"][0, 0], expected)
+        np.testing.assert_array_equal(dx["plain"], dx["fast"])
 
 
 def test_fused_backward_rejects_a_wrong_gradient_shape():
     x = np.zeros((2, 1, 4, 4))
-    _, cache = conv_max_pool_forward_cn(x, np.ones((3, 1, 3, 3)), {"stride": 1, "pad": 2},
-                                        {"pool_height": 2, "pool_width": 2, "stride": 2})
-    with pytest.raises(ValueError, match=r"upstream gradient has shape \(3, 2, 3, 3\)"):
-        conv_max_pool_backward_cn(np.zeros((3, 2, 3, 3)), cache)
+    _, cache = fast.conv_relu_pool_forward(x, np.ones((3, 1, 3, 3)), np.zeros(3),
+                                           {"stride": 1, "pad": 2},
+                                           {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 3, 3\), expected \(2, 3, 2, 2\)"):
+        fast.conv_relu_pool_backward(np.zeros((2, 3, 3, 3)), cache)
+
+
+CONV_CASES = [  # x shape, w shape, stride, total pad
+    ((2, 3, 7, 7), (4, 3, 3, 3), 1, 2),
+    ((2, 3, 7, 9), (4, 3, 3, 5), 2, 4),
+    ((5, 2, 6, 6), (3, 2, 4, 4), 2, 0),
+    ((3, 3, 8, 8), (2, 3, 7, 7), 1, 6),
+]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_fast_equals_plain(case, num_threads):
+    x_shape, w_shape, stride, pad = case
+    rng = np.random.default_rng(num_threads)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    param = {"stride": stride, "pad": pad}
+    with fast.disabled():
+        dout = rng.standard_normal(conv_forward(x, w, b, param)[0].shape)
+
+    def run():
+        out, cache = conv_forward(x, w, b, param)
+        return (out, *conv_backward(dout, cache), *conv_backward(dout, cache, compute_dx=False))
+
+    got, want = fast_and_plain(run, num_threads)
+    assert want[4] is None and got[4] is None  # compute_dx=False
+    assert_same(got, want, 1e-12)
 
 
 @pytest.mark.parametrize("num_threads", [2, 3, 8])
@@ -100,12 +158,10 @@ def test_sharded_conv_equals_one_thread(num_threads, with_bias):
     outk, cachek = conv_forward_cn(x, w, b, conv_param, num_threads=num_threads)
     np.testing.assert_allclose(outk, out1, rtol=1e-13, atol=1e-13)
     dout = rng.standard_normal(out1.shape)
-    for got, want in zip(conv_backward_cn(dout, cachek, num_threads=num_threads),
-                         conv_backward_cn(dout, cache1, num_threads=1)):
-        if want is None:
-            assert got is None and not with_bias
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    got = conv_backward_cn(dout, cachek, num_threads=num_threads)
+    want = conv_backward_cn(dout, cache1, num_threads=1)
+    assert (got[2] is None) == (not with_bias)
+    assert_same(got, want, 1e-12)
 
 
 def test_bias_row_gives_the_same_outputs_and_db_as_an_explicit_sum():
@@ -122,7 +178,7 @@ def test_bias_row_gives_the_same_outputs_and_db_as_an_explicit_sum():
     np.testing.assert_allclose(db, dout.sum(axis=(1, 2, 3)), rtol=1e-12)
 
 
-def test_conv_backward_names_the_expected_dout_shape():
+def test_conv_backward_names_the_expected_dout_shape(kernel_path):
     x = np.zeros((2, 1, 4, 4))
     _, cache = conv_forward(x, np.zeros((3, 1, 3, 3)), np.zeros(3), {"stride": 1, "pad": 2})
     with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 4, 3\), expected \(2, 3, 4, 4\)"):
@@ -140,6 +196,178 @@ def test_im2col_fills_a_block_of_columns_in_place():
         im2col(x, 3, 3, 1, 2, out=np.zeros((18, 31)))
     with pytest.raises(ValueError, match="contiguous rows"):
         im2col(x, 3, 3, 1, 2, out=np.zeros((18, 64))[:, ::2])
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+@pytest.mark.parametrize("x_shape, hidden", [((7, 4, 3, 3), 12), ((5, 6), 1), ((3, 2, 5), 40)])
+def test_affine_relu_fast_equals_plain(x_shape, hidden, num_threads):
+    rng = np.random.default_rng(len(x_shape) + hidden)
+    D = int(np.prod(x_shape[1:]))
+    # A channel-major array seen batch-first, as the conv-pool kernel hands it on.
+    x = np.moveaxis(rng.standard_normal((x_shape[1], x_shape[0], *x_shape[2:])), 0, 1)
+    w, b = rng.standard_normal((D, hidden)), rng.standard_normal(hidden)
+    dout = rng.standard_normal((x_shape[0], hidden))
+
+    def run():
+        out, cache = affine_relu_forward(x, w, b)
+        return (out, *affine_relu_backward(dout, cache))
+
+    got, want = fast_and_plain(run, num_threads)
+    assert_same(got, want, 1e-12)
+    assert (want[0] == 0).any() and (want[0] > 0).any()  # the ReLU cut some units, not all
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_blocked_inplace_adam_equals_the_plain_formula(dtype, tol, monkeypatch):
+    monkeypatch.setattr("code_base.fast.adam._ADAM_BLOCK", 1000)  # many blocks, a remainder
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((3, 1001)).astype(dtype)
+    states = []
+    for switch in (fast.configure(num_threads=2), fast.disabled()):
+        w, config = w0.copy(), {"learning_rate": 1e-2, "inplace": True}
+        with switch:
+            for _ in range(4):
+                next_w, config = adam(w, np.sin(3 * w) + 0.1, config)
+                assert next_w is w
+        states.append((w, config["m"], config["v"]))
+    assert_same(states[0], states[1], tol)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+@pytest.mark.parametrize("strided", [False, True])
+def test_add_l2_equals_the_two_terms(num_threads, strided, monkeypatch):
+    monkeypatch.setattr("code_base.fast.l2._BLOCK", 100)  # many blocks and a remainder
+    rng = np.random.default_rng(num_threads)
+    w, grad = rng.standard_normal((2, 13, 37)), rng.standard_normal((2, 13, 37))
+    if strided:
+        w, grad = w[:, ::2], grad[:, ::2]
+    expected_grad, expected_loss = grad + 0.3 * w, 0.5 * 0.3 * np.sum(w**2)
+    assert fast.add_l2(grad, w, 0.3, num_threads) == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but w has shape \(2,\)"):
+        fast.add_l2(np.zeros(3), np.zeros(2), 0.1)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_model_step_fast_equals_plain(dropout):
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((6, 3, 8, 8))
+    y = rng.integers(10, size=6)
+    kwargs = dict(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=12, reg=0.1,
+                  dropout=dropout, weight_scale=1e-1, dtype=np.float64, seed=4)
+    runs = fast_and_plain(lambda: ThreeLayerConvNet(**kwargs).loss(X, y), 2)
+    (loss_fast, grads_fast), (loss_plain, grads_plain) = runs
+    assert loss_fast == pytest.approx(loss_plain, rel=1e-12)
+    assert_same([grads_fast[k] for k in sorted(grads_plain)],
+                [grads_plain[k] for k in sorted(grads_plain)], 1e-11)
+    scores = fast_and_plain(lambda: ThreeLayerConvNet(**kwargs).loss(X))
+    assert_same(*[[s] for s in scores], 1e-12)
+
+
+# ----------------------------------------------------------------------------- the switch
+
+
+def test_switch_is_scoped_and_restored():
+    assert fast.enabled() and fast.num_threads() == fast.default_threads()
+    with fast.disabled():
+        assert not fast.enabled()
+        with fast.configure(num_threads=3):
+            assert not fast.enabled() and fast.num_threads() == 3
+        assert fast.num_threads() == fast.default_threads()
+    with pytest.raises(RuntimeError):
+        with fast.configure(enabled=False, num_threads=1):
+            raise RuntimeError("inside the block")
+    assert fast.enabled() and fast.num_threads() == fast.default_threads()
+    assert fast.num_threads(5) == 5  # an explicit count wins
+
+
+def test_switch_is_per_thread():
+    seen = {}
+    ready, checked = threading.Event(), threading.Event()
+
+    def other():
+        ready.wait(10)
+        seen["other"] = fast.enabled()
+        checked.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with fast.disabled():
+        ready.set()
+        checked.wait(10)
+        seen["here"] = fast.enabled()
+    thread.join()
+    assert seen == {"other": True, "here": False}
+
+
+def test_switch_picks_the_path():
+    x, w, b = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1)
+    param = {"stride": 1, "pad": 2}
+    assert isinstance(conv_forward(x, w, b, param)[1], fast.FastConvCache)
+    with fast.disabled():
+        assert isinstance(conv_forward(x, w, b, param)[1], ConvCache)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"enabled": "no"}, "enabled must be true or false"),
+    ({"num_threads": 0}, "num_threads must be an integer >= 1"),
+    ({"num_threads": 2.0}, "num_threads must be an integer >= 1"),
+])
+def test_switch_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        with fast.configure(**kwargs):
+            pass
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
+def test_thread_counts_are_checked(value):
+    with pytest.raises(ValueError, match="where: num_threads must be"):
+        fast.num_threads(value, "where")
+
+
+# ----------------------------------------------------------------------------- flush to zero
+
+SUBNORMAL = np.float32(1e-40)
+
+
+def product_is_flushed():
+    return float(SUBNORMAL * np.float32(1.0)) == 0.0
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"),
+                    reason="flush-to-zero is set through glibc on x86-64 and AArch64 only")
+def test_flush_to_zero_is_available_on_this_platform():
+    assert fpu.supported()
+
+
+@pytest.mark.skipif(not fpu.supported(), reason="no flush-to-zero mode on this platform")
+def test_kernel_jobs_flush_subnormals_and_the_caller_is_restored():
+    assert not product_is_flushed()  # gradual underflow outside the kernels
+    with fpu.flush_to_zero():
+        assert product_is_flushed()
+        with fpu.flush_to_zero():  # nested: stays on, and the outer block still restores
+            assert product_is_flushed()
+        assert product_is_flushed()
+    assert not product_is_flushed()
+    flushed = parallel.parallel_map(lambda _: product_is_flushed(), range(4), 2)
+    assert flushed == [True] * 4 and not product_is_flushed()
+    assert parallel.parallel_map(lambda _: product_is_flushed(), [0], 1) == [True]  # inline too
+    with fast.threads(2):
+        assert product_is_flushed()
+    with fast.disabled(), fast.threads(2):
+        assert not product_is_flushed()  # the plain path keeps the platform's arithmetic
+
+
+@pytest.mark.skipif(not fpu.supported(), reason="no flush-to-zero mode on this platform")
+def test_adam_flushes_decaying_weights_instead_of_going_subnormal():
+    # A weight whose only gradient is a tiny L2 term decays geometrically (see fast/fpu.py).
+    w = np.full(1000, 1e-30, dtype=np.float32)
+    config = {"learning_rate": 1e-5, "inplace": True}
+    for _ in range(300):
+        w, config = adam(w, 1e-4 * w, config)
+    tiny = np.finfo(np.float32).tiny
+    for a in (w, config["m"], config["v"]):
+        assert not np.any((a != 0) & (np.abs(a) < tiny))
 
 
 # ----------------------------------------------------------------------------- parallel
@@ -195,13 +423,6 @@ def test_map_shards_limits_blas_to_one_thread_while_workers_run():
     seen = parallel.map_shards(lambda s: [d["num_threads"] for d in threadpool_info()
                                           if d["user_api"] == "blas"], 4, 2)
     assert len(seen) == 2 and all(n == 1 for shard in seen for n in shard)
-
-
-@pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
-def test_resolve_threads_rejects_bad_values(value):
-    with pytest.raises(ValueError, match="where: num_threads must be"):
-        parallel.resolve_threads("where", value)
-    assert parallel.resolve_threads("where", None) == parallel.default_threads() >= 1
 
 
 # ----------------------------------------------------------------------------- buffers

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from code_base.fileio import atomic_write
+from code_base.utils.fileio import atomic_write
 
 
 def test_atomic_write_replaces_and_failure_keeps_the_old_file(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from code_base.conv import col2im, im2col
+from code_base.im2col import col2im, im2col
 from code_base.gradient_check import eval_numerical_gradient_array, rel_error
 from code_base.layers import (affine_backward, affine_forward, conv_backward, conv_forward,
                               dropout_backward, dropout_forward, max_pool_backward,
@@ -19,7 +19,7 @@ def assignment_conv_example():
     return x, w, b
 
 
-def test_conv_forward_matches_assignment_reference():
+def test_conv_forward_matches_assignment_reference(kernel_path):
     x, w, b = assignment_conv_example()
     out, _ = conv_forward(x, w, b, {"stride": 2, "pad": 2})
     correct = np.array([
@@ -55,7 +55,7 @@ def naive_conv(x, w, b, stride, pad):
     ((3, 1, 5, 5), (2, 1, 5, 5), 1, 0),
     ((2, 3, 8, 8), (2, 3, 7, 7), 1, 6),
 ])
-def test_conv_forward_matches_naive_loop(shape_x, shape_w, stride, pad):
+def test_conv_forward_matches_naive_loop(shape_x, shape_w, stride, pad, kernel_path):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal(shape_x), rng.standard_normal(shape_w)
     b = rng.standard_normal(shape_w[0])
@@ -63,7 +63,7 @@ def test_conv_forward_matches_naive_loop(shape_x, shape_w, stride, pad):
     assert rel_error(out, naive_conv(x, w, b, stride, pad)) < 1e-10
 
 
-def test_total_pad_is_split_over_both_sides():
+def test_total_pad_is_split_over_both_sides(kernel_path):
     # A 1x1 identity filter shows the padding itself: pad=2 adds ONE zero on each side.
     x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
     out, _ = conv_forward(x, np.ones((1, 1, 1, 1)), np.zeros(1), {"stride": 1, "pad": 2})
@@ -86,7 +86,7 @@ def test_col2im_is_the_adjoint_of_im2col():
     ((2, 3, 7, 9), (4, 3, 3, 5), 2, 4),
     ((2, 2, 6, 6), (3, 2, 4, 4), 2, 0),
 ])
-def test_conv_backward_gradient_check(shape_x, shape_w, stride, pad):
+def test_conv_backward_gradient_check(shape_x, shape_w, stride, pad, kernel_path):
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal(shape_x), rng.standard_normal(shape_w)
     b = rng.standard_normal(shape_w[0])
@@ -145,7 +145,7 @@ def test_max_pool_backward_routes_ties_to_the_first_maximum():
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
-def test_affine_and_relu_gradient_check():
+def test_affine_and_relu_gradient_check(kernel_path):
     rng = np.random.default_rng(4)
     x, w, b = rng.standard_normal((5, 2, 3)), rng.standard_normal((6, 4)), rng.standard_normal(4)
     out, cache = affine_forward(x, w, b)
@@ -218,7 +218,7 @@ def test_dropout_gradient_check():
     assert rel_error(dropout_backward(dout, cache), dx_num) < 1e-9
 
 
-def test_layers_keep_float32():
+def test_layers_keep_float32(kernel_path):
     rng = np.random.default_rng(10)
     f32 = np.float32
     x = rng.standard_normal((2, 3, 8, 8)).astype(f32)
@@ -252,7 +252,7 @@ def test_layers_keep_float32():
      r"conv_param is missing \['pad'\]"),
     (lambda: conv_forward(np.zeros((1, 3, 6, 6)), np.zeros((2, 3, 3, 3)), np.zeros(2),
                           {"stride": 0, "pad": 2}),
-     "stride must be >= 1"),
+     "stride must be an integer >= 1"),
     (lambda: conv_forward(np.zeros((3, 6, 6)), np.zeros((2, 3, 3, 3)), np.zeros(2),
                           {"stride": 1, "pad": 2}),
      "x must have 4 dimensions"),
@@ -263,7 +263,7 @@ def test_layers_keep_float32():
     (lambda: max_pool_forward(np.zeros((1, 1, 4, 4)), {"pool_size": 2, "stride": 2}),
      r"pool_param is missing \['pool_height', 'pool_width'\]"),
     (lambda: dropout_forward(np.zeros(3), {"mode": "train", "p": 1.0}),
-     r"p \(probability of dropping\) must be in \[0, 1\)"),
+     r"p \(the probability of dropping a unit\) must be a probability in \[0, 1\)"),
     (lambda: dropout_forward(np.zeros(3), {"mode": "eval", "p": 0.5}),
      "mode must be 'train' or 'test'"),
     (lambda: dropout_forward(np.zeros(3), {"mode": "train", "p": 0.5, "keep": 0.5}),
@@ -273,6 +273,6 @@ def test_layers_keep_float32():
     (lambda: softmax_loss(np.zeros((2, 3)), np.array([0, 3])),
      r"labels must be integers in \[0, 3\)"),
 ])
-def test_bad_input_raises_clear_error(call, message):
+def test_bad_input_raises_clear_error(call, message, kernel_path):
     with pytest.raises(ValueError, match=message):
         call()

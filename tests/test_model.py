@@ -25,7 +25,7 @@ def away_from_kinks(forward, shapes, rng, margin=1e-3, tries=200):
 
 
 @pytest.mark.parametrize("name", ["conv_relu_pool", "conv_relu"])
-def test_conv_sandwich_gradient_check(name):
+def test_conv_sandwich_gradient_check(name, kernel_path):
     rng = np.random.default_rng(231)
     from code_base.layers import conv_forward
 
@@ -50,7 +50,7 @@ def test_conv_sandwich_gradient_check(name):
     assert max(errors.values()) < 1e-7, errors
 
 
-def test_affine_relu_gradient_check():
+def test_affine_relu_gradient_check(kernel_path):
     rng = np.random.default_rng(0)
     x, w, b = away_from_kinks(lambda x, w, b: x.reshape(2, -1) @ w + b,
                               [(2, 3, 4), (12, 10), (10,)], rng)
@@ -63,7 +63,7 @@ def test_affine_relu_gradient_check():
     assert rel_error(db, eval_numerical_gradient_array(lambda v: f(x, w, v), b, dout)) < 1e-8
 
 
-def test_initial_loss_is_log_num_classes_and_grows_with_reg():
+def test_initial_loss_is_log_num_classes_and_grows_with_reg(kernel_path):
     rng = np.random.default_rng(1)
     model = ThreeLayerConvNet(seed=0)
     X = rng.standard_normal((50, 3, 32, 32))
@@ -80,7 +80,7 @@ def test_initial_loss_is_log_num_classes_and_grows_with_reg():
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.7])
-def test_three_layer_convnet_gradient_check(reg):
+def test_three_layer_convnet_gradient_check(reg, kernel_path):
     rng = np.random.default_rng(231)
     X = rng.standard_normal((2, 3, 16, 16))
     y = rng.integers(10, size=2)
@@ -95,7 +95,7 @@ def test_three_layer_convnet_gradient_check(reg):
     assert max(errors.values()) < 1e-4, errors
 
 
-def test_model_scores_dtype_and_dropout_only_in_training():
+def test_model_scores_dtype_and_dropout_only_in_training(kernel_path):
     model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=20,
                               dropout=0.5, seed=0, weight_scale=1e-1)
     X = np.random.default_rng(2).standard_normal((4, 3, 8, 8))  # float64 data into a float32 model
@@ -118,7 +118,7 @@ def test_same_seed_same_weights():
 @pytest.mark.parametrize("kwargs, message", [
     ({"filter_size": 4}, "filter_size must be odd"),
     ({"input_dim": (3, 31, 32)}, "needs even H and W"),
-    ({"dropout": 1.0}, r"dropout \(probability of dropping\)"),
+    ({"dropout": 1.0}, r"dropout \(the probability of dropping a unit\) must be a probability in \[0, 1\)"),
 ])
 def test_bad_model_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

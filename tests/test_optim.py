@@ -137,7 +137,7 @@ def test_not_in_place_by_default(rule):
 
 
 @pytest.mark.parametrize("rule", RULES)
-def test_inplace_flag_matches_out_of_place(rule):
+def test_inplace_flag_matches_out_of_place(rule, kernel_path):
     rng = np.random.default_rng(2)
     w, dw = rng.standard_normal(5), rng.standard_normal(5)
     expected_w, expected_config = rule(w, dw, {"learning_rate": 0.1})
@@ -232,7 +232,7 @@ def test_inplace_adam_updates_non_contiguous_arrays():
 @pytest.mark.parametrize("num_threads", [2, 3, 16])
 def test_threaded_inplace_adam_equals_one_thread_exactly(num_threads, monkeypatch):
     # Small blocks, so that a modest array spans many blocks and every thread gets some.
-    monkeypatch.setattr(optim, "_ADAM_BLOCK", 1000)
+    monkeypatch.setattr("code_base.fast.adam._ADAM_BLOCK", 1000)
     rng = np.random.default_rng(5)
     w = rng.standard_normal((7, 1001)).astype(np.float32)
     states = {}

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from code_base import schedules
-from code_base.schedules import Constant, Cosine, Step, Warmup, from_config
+from code_base.training import schedules
+from code_base.training.schedules import Constant, Cosine, Step, Warmup, from_config
 from code_base.solver import Solver
 
 

@@ -5,7 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from code_base import checkpoint, optim
+from code_base import optim
+from code_base.utils import checkpoint
 from code_base.solver import Solver, TrainingDiverged
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from code_base import layers
-from code_base.grader import drop_bound, grade, rel_error, results_table
-from code_base.submission import (CONV_FORWARD_PARAM, DEFAULT_INPUT_SEED, conv_forward_outputs,
-                                  make_inputs, run)
-from code_base.submission_io import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError,
-                                     format_array, load_folder, write_folder)
+from code_base.gradient_check import rel_error
+from code_base.submission import (CONV_FORWARD_PARAM, DEFAULT_INPUT_SEED, INPUT_SHAPES, OUTPUT_SHAPES,
+                                  MissingFileError, SubmissionError, drop_bound, format_array, grade,
+                                  load_folder, make_inputs, results_table, run, write_folder)
+from code_base.submission.compute import conv_forward_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VALUE = r'-?\d\.\d{18}e[+-]\d{2,3}'  # '%.18e': 19 significant figures
@@ -312,7 +312,7 @@ def test_drop_bound(n, p, bound):
 
 def test_correct_dropout_passes_for_many_masks(inputs_dir, good_dir):
     """200 masks from other seeds all pass (a failure would be a 4-sigma event)."""
-    from code_base.grader import check_dropout_train
+    from code_base.submission.grader import check_dropout_train
     x = load_folder(inputs_dir, INPUT_SHAPES)['dropout_forward_in_x']
     for seed in range(200):
         out, _ = layers.dropout_forward(x, {'mode': 'train', 'p': 0.3, 'seed': seed})
@@ -320,7 +320,7 @@ def test_correct_dropout_passes_for_many_masks(inputs_dir, good_dir):
 
 
 def test_ambiguous_zero_inputs_are_ignored():
-    from code_base.grader import check_dropout_train
+    from code_base.submission.grader import check_dropout_train
     x = np.r_[np.zeros(50), np.full(50, 2.0)]
     out = np.r_[np.zeros(50), np.tile([0.0, 2.0 / 0.5], 25)]  # 25 of the 50 nonzero x dropped
     values, fraction = check_dropout_train('f', out, x, 0.5, 'x')
@@ -343,7 +343,6 @@ def test_committed_outputs_pass_the_grader():
 
 
 def test_negative_zero_is_written_as_zero():
-    from code_base.submission_io import format_array
     text = format_array('maxpool_backward_out', np.array([-0.0, -1.5, 0.0]))
     assert text.splitlines() == ['0.000000000000000000e+00', '-1.500000000000000000e+00',
                                  '0.000000000000000000e+00']

@@ -10,8 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from code_base import train
+from code_base import training as train
 from code_base.data_utils import get_CIFAR2_data
+from code_base.training.__main__ import main as training_cli
+from code_base.training.train import _max_steps_plan
 
 TINY = {
     "data": {"num_training": 400, "num_validation": 100, "num_test": 300},
@@ -32,7 +34,7 @@ def cached_data(cifar_dir, monkeypatch):
     def get(**kwargs):
         return {k: v.copy() for k, v in load(**kwargs).items()}
 
-    monkeypatch.setattr(train, "get_CIFAR2_data", get)
+    monkeypatch.setattr("code_base.training.train.get_CIFAR2_data", get)
     return get
 
 
@@ -48,7 +50,7 @@ def test_cli_run_writes_a_consistent_run(cifar_dir, tmp_path):
     config_path.write_text(json.dumps(TINY))
     out = tmp_path / "run"
     env = dict(os.environ, CIFAR10_DIR=str(cifar_dir))
-    proc = subprocess.run([sys.executable, "-m", "code_base.train", "--config", str(config_path),
+    proc = subprocess.run([sys.executable, "-m", "code_base.training", "train", "--config", str(config_path),
                            "--out", str(out), "--max-steps", "6", "--seed", "3", "--quiet"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -119,7 +121,7 @@ def test_resume_from_the_last_checkpoint_keeps_the_result(cached_data, tmp_path)
 
 
 def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path):
-    from code_base.checkpoint import load_checkpoint
+    from code_base.utils.checkpoint import load_checkpoint
 
     config = tiny(solver={"num_epochs": 3, "keep": "final", "checkpoint_every": 2},
                   eval={"flip_tta": True})
@@ -160,7 +162,7 @@ def test_he_initialisation_scales_each_layer_by_its_fan_in():
     (1000, (400, 5)),   # never more epochs than configured
 ])
 def test_max_steps_plan(max_steps, plan):
-    assert train._max_steps_plan(max_steps, num_train=400, batch_size=50, num_epochs=5) == plan
+    assert _max_steps_plan(max_steps, num_train=400, batch_size=50, num_epochs=5) == plan
 
 
 @pytest.mark.parametrize("config, message", [
@@ -176,20 +178,20 @@ def test_bad_configs(config, message):
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--config", str(tmp_path / "missing.json")])
+        training_cli(["train", "--config", str(tmp_path / "missing.json")])
     assert exit_info.value.code == 1
     assert "config file not found" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(SystemExit):
-        train.main(["--config", str(bad)])
+        training_cli(["train", "--config", str(bad)])
     assert "bad.json is not valid JSON" in capsys.readouterr().err
     with pytest.raises(ValueError, match="weight_scale"):
         train.build_model(dict(train.DEFAULT_CONFIG["model"], weight_scale="xavier"), seed=0)
 
 
 def test_search_writes_a_table_and_reuses_unchanged_rows(cached_data, tmp_path):
-    from code_base import search
+    from code_base.training import search
 
     spec = {"base": TINY, "epochs": 1, "variants": [
         {"name": "tiny"}, {"name": "wider", "model": {"hidden_dim": 48}}]}
@@ -225,7 +227,7 @@ def test_search_writes_a_table_and_reuses_unchanged_rows(cached_data, tmp_path):
     ({"base": {}, "epochs": 1, "variants": [{"name": "a"}, {"name": "a"}]}, "duplicate"),
 ])
 def test_bad_search_specs(spec, message, tmp_path):
-    from code_base import search
+    from code_base.training import search
 
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))

@@ -2,7 +2,9 @@
 
 Sources and licences are listed in NOTICE.md. Usage:
 
-    python tools/make_demo_images.py [--photos /work/shared/photos] [--out .]
+    python tools/make_demo_images.py [--photos ../shared/photos] [--out .]
+
+The photos folder defaults to shared/photos beside the repository.
 """
 
 import argparse
@@ -19,6 +21,7 @@ KITTEN_SIZE = (400, 266)  # (width, height): Chelsea 451x300 scaled down, aspect
 # y 200..550; this 400x400 square holds it with a margin and is kept at full resolution.
 PUPPY_BOX = (30, 170, 430, 570)
 JPEG_QUALITY = 90
+SHARED_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "photos"
 
 
 def make_kitten(photo):
@@ -57,7 +60,7 @@ def save_jpeg(image, path):
 def main(argv=None):
     repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=Path, default=Path("/work/shared/photos"),
+    parser.add_argument("--photos", type=Path, default=SHARED_PHOTOS,
                         help="folder with chelsea_cat_skimage.png and dog_darknet.jpg")
     parser.add_argument("--out", type=Path, default=repo, help="where to write the two JPEGs")
     args = parser.parse_args(argv)

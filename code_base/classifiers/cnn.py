@@ -2,11 +2,14 @@
 
 import numpy as np
 
-from .. import buffers
-from ..layer_utils import conv_relu_pool_backward, conv_relu_pool_forward
+from .. import fast
+from ..layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
+                           conv_relu_pool_forward)
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
-                      relu_backward, relu_forward, softmax_loss)
-from ..parallel import parallel_map, resolve_threads, single_threaded_blas, split
+                      softmax_loss)
+from ..utils.checks import check_int, check_probability, check_real
+
+__all__ = ["ThreeLayerConvNet"]
 
 
 class ThreeLayerConvNet:
@@ -25,38 +28,41 @@ class ThreeLayerConvNet:
     of dropping a hidden unit (0 disables the layer).  ``seed`` seeds the generator used
     for the initial weights and the dropout masks.
 
-    ``num_threads`` (default: the number of cores) splits each batch's work over that many
-    threads (:mod:`code_base.parallel`): the convolution by images, the hidden affine layer
-    by blocks of W2.  While ``loss`` runs, BLAS is limited to one thread, process-wide.
-    Results equal the one-thread computation up to float rounding.
+    ``num_threads`` (default: the number of cores) is the thread count of the fast kernels the
+    layers dispatch to (:mod:`code_base.fast`), BLAS being held to one thread meanwhile; results
+    equal the one-thread computation up to float rounding, and ``with code_base.fast.disabled():``
+    runs the plain layers instead.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
                  num_classes=10, weight_scale=1e-3, reg=0.0, dropout=0.0, seed=None,
                  dtype=np.float32, num_threads=None):
+        where = "ThreeLayerConvNet"
         if len(input_dim) != 3:
-            raise ValueError(f"ThreeLayerConvNet: input_dim must be (C, H, W), got {input_dim}")
-        C, H, W = input_dim
-        if filter_size < 1 or filter_size % 2 == 0:
-            raise ValueError(f"ThreeLayerConvNet: filter_size must be odd for size-preserving "
-                             f"padding, got {filter_size}")
+            raise ValueError(f"{where}: input_dim must be (C, H, W), got {input_dim}")
+        C, H, W = (check_int(where, "input_dim", v, 1) for v in input_dim)
+        F = check_int(where, "num_filters", num_filters, 1)
+        fs = check_int(where, "filter_size", filter_size, 1)
+        if fs % 2 == 0:
+            raise ValueError(f"{where}: filter_size must be odd for size-preserving padding, "
+                             f"got {filter_size}")
         if H % 2 or W % 2:
-            raise ValueError(f"ThreeLayerConvNet: the 2x2 pool needs even H and W, got {H}x{W}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"ThreeLayerConvNet: dropout (probability of dropping) must be in "
-                             f"[0, 1), got {dropout}")
-        self.num_threads = resolve_threads("ThreeLayerConvNet", num_threads)
-        self.reg = reg
+            raise ValueError(f"{where}: the 2x2 pool needs even H and W, got {H}x{W}")
+        hidden_dim = check_int(where, "hidden_dim", hidden_dim, 1)
+        num_classes = check_int(where, "num_classes", num_classes, 1)
+        weight_scale = check_real(where, "weight_scale", weight_scale, 0, low_open=True)
+        self.reg = check_real(where, "reg", reg, 0)
+        dropout = check_probability(where, "dropout (the probability of dropping a unit)",
+                                    dropout, allow_one=False)
+        self.num_threads = fast.num_threads(num_threads, where)
         self.dtype = np.dtype(dtype)
-        self.input_dim = tuple(input_dim)
-        self.conv_param = {"stride": 1, "pad": filter_size - 1}
+        self.input_dim = (C, H, W)
+        self.conv_param = {"stride": 1, "pad": fs - 1}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
         self.rng = np.random.default_rng(seed)
         self.dropout_param = None
         if dropout > 0:
             self.dropout_param = {"mode": "train", "p": dropout, "rng": self.rng}
-
-        F, fs = num_filters, filter_size
         shapes = {
             "W1": (F, C, fs, fs), "b1": (F,),
             "W2": (F * (H // 2) * (W // 2), hidden_dim), "b2": (hidden_dim,),
@@ -86,70 +92,44 @@ class ThreeLayerConvNet:
         (loss, grads) with grads[k] shaped like params[k].  The loss includes the L2 term
         0.5 * reg * sum(W**2) over W1, W2, W3.
         """
-        with single_threaded_blas():
-            return self._loss(X, y)
+        X, y = self._check_inputs(X, y)
+        p, drop = self.params, self.dropout_param
+        with fast.threads(self.num_threads):
+            h1, cache1 = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
+                                                self.pool_param)  # (N, F, H/2, W/2)
+            h2, cache2 = affine_relu_forward(h1, p["W2"], p["b2"])  # (N, hidden_dim)
+            if drop is not None:
+                drop["mode"] = "test" if y is None else "train"
+                h2, cache_drop = dropout_forward(h2, drop)
+            scores, cache3 = affine_forward(h2, p["W3"], p["b3"])  # (N, num_classes)
+            if y is None:
+                return scores
 
-    def _loss(self, X, y):
+            loss, dscores = softmax_loss(scores, y)
+            grads = {}
+            dh2, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
+            if drop is not None:
+                dh2 = dropout_backward(dh2, cache_drop)
+            dh1, grads["W2"], grads["b2"] = affine_relu_backward(dh2, cache2)
+            # The images need no gradient: skipping it saves the most expensive product.
+            _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dh1, cache1, compute_dx=False)
+            if self.reg:  # L2 regularisation: 0.5 * reg * ||W||^2 for W1, W2 and W3
+                for k in ("W1", "W2", "W3"):
+                    if fast.enabled():  # both terms in one pass over W, on threads
+                        loss += fast.add_l2(grads[k], p[k], self.reg)
+                    else:
+                        loss += 0.5 * self.reg * float(np.sum(p[k] ** 2))
+                        grads[k] += self.reg * p[k]
+        return loss, grads
+
+    def _check_inputs(self, X, y):
         X = np.asarray(X)
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
             raise ValueError(f"ThreeLayerConvNet.loss: X has shape {X.shape}, expected "
                              f"(N, {', '.join(map(str, self.input_dim))})")
-        X = X.astype(self.dtype, copy=False)
-        N = X.shape[0]
-        train = y is not None
-        if train:
+        if y is not None:
             y = np.asarray(y)
-            if y.shape != (N,):
-                raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, expected ({N},)")
-        p = self.params
-        W2 = p["W2"]
-        D, hidden_dim = W2.shape
-        threads = self.num_threads
-        # Threads split the convolution by images, the hidden affine layer by blocks of W2
-        # (so each thread reads only its part of W2).
-        features = split(D, threads)  # row blocks of W2
-        units = split(hidden_dim, threads)  # column blocks of W2
-        out, conv_cache = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
-                                                 self.pool_param, threads)  # (N, F, H/2, W/2)
-        pooled = buffers.empty((N, D), self.dtype)  # D = F*H/2*W/2
-        pooled.reshape(out.shape)[...] = out
-        a = np.empty((N, hidden_dim), dtype=self.dtype)  # (N, hidden), before the ReLU
-        parallel_map(lambda u: np.matmul(pooled, W2[:, u], out=a[:, u]), units, threads)
-        a += p["b2"]
-        hidden, relu_cache = relu_forward(a)
-        drop_cache = None
-        if self.dropout_param is not None:
-            self.dropout_param["mode"] = "train" if train else "test"
-            hidden, drop_cache = dropout_forward(hidden, self.dropout_param)
-        scores, scores_cache = affine_forward(hidden, p["W3"], p["b3"])  # (N, num_classes)
-        if not train:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        grads = {}
-        dhidden, grads["W3"], grads["b3"] = affine_backward(dscores, scores_cache)
-        if drop_cache is not None:
-            dhidden = dropout_backward(dhidden, drop_cache)
-        da = relu_backward(dhidden, relu_cache)  # (N, hidden)
-        grads["b2"] = da.sum(axis=0)
-        grads["W2"] = dW2 = buffers.empty(W2.shape, W2.dtype)
-        dpooled = buffers.empty((N, D), self.dtype)
-
-        def affine_block(f):
-            np.matmul(pooled[:, f].T, da, out=dW2[f])  # (d, N) @ (N, hidden)
-            np.matmul(da, W2[f].T, out=dpooled[:, f])  # (N, hidden) @ (hidden, d)
-            if self.reg:  # W2 is the largest weight: its L2 term is worth splitting too
-                dW2[f] += self.reg * W2[f]
-                return float(np.vdot(W2[f], W2[f]))
-            return 0.0
-
-        w2_sq = sum(parallel_map(affine_block, features, threads))
-        # The input images need no gradient, which saves the most expensive product.
-        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(
-            dpooled.reshape(out.shape), conv_cache, compute_dx=False, num_threads=threads)
-        if self.reg:
-            loss += 0.5 * self.reg * w2_sq
-            for k in ("W1", "W3"):
-                loss += 0.5 * self.reg * float(np.vdot(p[k], p[k]))
-                grads[k] += self.reg * p[k]
-        return loss, grads
+            if y.shape != (X.shape[0],):
+                raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, "
+                                 f"expected ({X.shape[0]},)")
+        return X.astype(self.dtype, copy=False), y

@@ -1,10 +1,10 @@
 """Large scratch arrays that reuse memory nobody references any more.
 
-Touching freshly allocated memory is slow on the virtual machines this project is
-developed on: the first write to each page faults into the kernel, which zeroes it (a
-fresh 30 MB array took 40 ms to fill, a reused one 2 ms).  The columns of a convolution
-are that large and were allocated anew at every training step; whether malloc handed
-back the old pages or fresh ones varied from run to run, and so did the step time.
+Touching freshly allocated memory can be slow: the first write to each page faults into
+the kernel, which zeroes it, and on virtual machines that costs far more than writing to
+memory the process already has (benchmarks/README.md has the measurement).  A
+convolution's columns are large and were allocated anew at every training step, and
+whether malloc handed back the old pages or fresh ones varied from run to run.
 
 :func:`empty` is ``np.empty`` for arrays of at least ``MIN_BYTES``, except that it first
 looks for a buffer it handed out before whose every array and view is gone (CPython's

@@ -16,7 +16,7 @@ Config keys (all optional; defaults in DEFAULT_CONFIG):
            sensible when a schedule decays to ~0 and the validation split is too small to rank
            epochs: 200 images give accuracies +-2.5 %)
   schedule null or {"name": "constant"|"step"|"cosine", ..., "warmup_epochs": k}
-           (a cosine without num_epochs spans the run); see code_base.schedules
+           (a cosine without num_epochs spans the run); see code_base.training.schedules
   augment  padding (zero pixels per side for random crops; 0 = none), flip (bool),
            cutout (side of a zeroed square; 0 = none)
   eval     flip_tta (bool): average the scores of each test image and its mirror image
@@ -26,7 +26,7 @@ import copy
 import json
 from pathlib import Path
 
-from code_base import schedules
+from . import schedules
 
 __all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config"]
 

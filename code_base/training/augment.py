@@ -9,24 +9,11 @@ The images are mean-subtracted, so the zeros used for padding are the mean image
 a shifted image is bordered by "average" pixels rather than black ones.
 """
 
-import numbers
-
 import numpy as np
 
-from ._checks import check_int
+from ..utils.checks import check_array, check_bool, check_int, check_probability, check_rng
 
 __all__ = ["random_crop", "random_flip", "cutout", "make_augment", "Augment"]
-
-
-def _check_batch(where, X):
-    if not isinstance(X, np.ndarray) or X.ndim != 4:
-        shape = getattr(X, "shape", type(X).__name__)
-        raise ValueError(f"{where}: X must be a 4-d array (N, C, H, W), got {shape}")
-
-
-def _check_rng(where, rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{where}: rng must be an np.random.Generator, got {type(rng).__name__}")
 
 
 def random_crop(X, rng, padding=4):
@@ -37,8 +24,8 @@ def random_crop(X, rng, padding=4):
     Returns: (N, C, H, W), image n shifted by (dy[n], dx[n]), both drawn uniformly from
     -padding..padding; pixels shifted in from outside the image are 0.
     """
-    _check_batch("random_crop", X)
-    _check_rng("random_crop", rng)
+    check_array("random_crop", "X", X, ndim=4)
+    check_rng("random_crop", "rng", rng)
     p = check_int("random_crop", "padding", padding, 0)
     N, C, H, W = X.shape
     if p == 0 or N == 0:
@@ -61,10 +48,9 @@ def random_flip(X, rng, p=0.5):
     Inputs: X (N, C, H, W); rng: np.random.Generator; p in [0, 1].
     Returns: (N, C, H, W), a copy of X with the chosen images' W axis reversed.
     """
-    _check_batch("random_flip", X)
-    _check_rng("random_flip", rng)
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"random_flip: p must be a probability in [0, 1], got {p!r}")
+    check_array("random_flip", "X", X, ndim=4)
+    check_rng("random_flip", "rng", rng)
+    p = check_probability("random_flip", "p", p)
     flip = rng.random(X.shape[0]) < p          # (N,)
     return np.where(flip[:, None, None, None], X[:, :, :, ::-1], X)
 
@@ -77,8 +63,8 @@ def cutout(X, rng, size=8):
     columns of a centre drawn uniformly over the image zeroed in every channel (a square cut off
     by the border when the centre is near it, as in the paper).
     """
-    _check_batch("cutout", X)
-    _check_rng("cutout", rng)
+    check_array("cutout", "X", X, ndim=4)
+    check_rng("cutout", "rng", rng)
     size = check_int("cutout", "size", size, 0)
     N, C, H, W = X.shape
     if size == 0 or N == 0:
@@ -103,9 +89,7 @@ class Augment:
     def __init__(self, padding=4, flip=True, cutout=0):
         self.padding = check_int("make_augment", "padding", padding, 0)
         self.cutout = check_int("make_augment", "cutout", cutout, 0)
-        if not isinstance(flip, bool):
-            raise ValueError(f"make_augment: flip must be True or False, got {flip!r}")
-        self.flip = flip
+        self.flip = check_bool("make_augment", "flip", flip)
 
     def __call__(self, X, rng):
         if self.padding:

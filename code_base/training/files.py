@@ -1,6 +1,6 @@
 """A training run's files: JSON written readably and atomically, parameters as .npz.
 
-See :mod:`code_base.train` for what a run folder holds.
+See :mod:`code_base.training.train` for what a run folder holds.
 """
 
 import hashlib
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from code_base.fileio import atomic_write
+from ..utils.fileio import atomic_write
 
 __all__ = ["save_json", "save_params", "load_params", "load_run", "sha256"]
 

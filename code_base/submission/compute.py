@@ -1,8 +1,4 @@
-"""Submission files of the assignment: make inputs, compute outputs, grade a student's outputs.
-
-    python -m code_base.submission make-inputs --seed 2017 --out input_files
-    python -m code_base.submission run --inputs input_files --outputs output_files [--seed 0]
-    python -m code_base.submission grade --inputs input_files --outputs output_files [--reference DIR]
+"""The assignment's submission outputs: make input files, compute every output from them.
 
 `run` makes the assignment's calls on the input arrays (all float64):
   conv_forward      stride 2, pad 2 (total, i.e. one pixel each side)
@@ -11,17 +7,15 @@
   dropout_forward   p = 0.3 (drop probability), train and test mode
   dropout_backward  p = 0.8, after a forward pass, train and test mode
 Every output is computed before any is written, so bad inputs leave the output folder as it was.
-Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr).
-See code_base/grader.py for what `grade` checks.
 """
-import argparse
-import sys
-
 import numpy as np
 
-from code_base import layers
-from code_base.submission_io import (INPUT_SHAPES, OUTPUT_SHAPES, SubmissionError, file_name,
-                                     load_folder, write_folder)
+from .. import layers
+from .files import INPUT_SHAPES, OUTPUT_SHAPES, file_name, load_folder, write_folder
+
+__all__ = ["CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
+           "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED", "make_inputs",
+           "compute_deterministic", "compute_dropout", "compute_outputs", "run", "summary_table"]
 
 CONV_FORWARD_PARAM = {'stride': 2, 'pad': 2}
 CONV_BACKWARD_PARAM = {'stride': 1, 'pad': 2}
@@ -127,51 +121,3 @@ def summary_table(outputs):
     for name, a in outputs.items():
         rows.append(f'{file_name(name):32} {str(a.shape):15} {a.size:6d} {a.min():10.4g} {a.max():10.4g}')
     return '\n'.join(rows)
-
-
-def _parser():
-    parser = argparse.ArgumentParser(prog='python -m code_base.submission', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True)
-    p = sub.add_parser('make-inputs', help='write random input files')
-    p.add_argument('--seed', type=int, default=DEFAULT_INPUT_SEED)
-    p.add_argument('--out', default='input_files', help='folder to write (created if needed)')
-    p = sub.add_parser('run', help='compute the output files from the input files')
-    p.add_argument('--inputs', default='input_files')
-    p.add_argument('--outputs', default='output_files')
-    p.add_argument('--seed', type=int, default=DEFAULT_DROPOUT_SEED, help='seed of the dropout masks')
-    from code_base.grader import BOUND_TEXT
-    p = sub.add_parser('grade', help='check an output folder; exit code 1 if any check fails',
-                       description='Grade an output folder. ' + BOUND_TEXT)
-    p.add_argument('--inputs', default='input_files')
-    p.add_argument('--outputs', default='output_files')
-    p.add_argument('--reference', default=None,
-                   help='folder of reference conv/maxpool outputs (default: computed here)')
-    return parser
-
-
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == 'make-inputs':
-            write_folder(args.out, make_inputs(args.seed))
-            print(f'wrote {len(INPUT_SHAPES)} input files to {args.out} (seed {args.seed})')
-        elif args.command == 'run':
-            outputs = run(args.inputs, args.outputs, args.seed)
-            print(summary_table(outputs))
-            print(f'wrote {len(outputs)} files to {args.outputs}')
-        else:
-            from code_base.grader import grade, results_table
-            results = grade(args.inputs, args.outputs, args.reference)
-            print(results_table(results))
-            failed = sum(not r.passed for r in results)
-            print(f'{len(results) - failed} checks passed, {failed} failed')
-            return 1 if failed else 0
-    except SubmissionError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,11 +1,12 @@
 """A small, reproducible hyperparameter search: short runs of named variants of one base config.
 
-    python -m code_base.search --spec configs/search.json [--out runs/best/search_results.csv]
-                               [--epochs N] [--only NAME ...] [--reuse]
+    python -m code_base.training search --spec configs/search.json
+                                        [--out runs/best/search_results.csv]
+                                        [--epochs N] [--only NAME ...] [--reuse]
 
 The spec (JSON) holds:
 
-- ``base``: a train config (see code_base.train), normally with a larger validation split
+- ``base``: a train config (see code_base.training.train), normally with a larger validation split
   carved out of the training images, so that the choice never looks at the test split;
 - ``epochs``: the length of every run (a cosine schedule without ``num_epochs`` spans it);
 - ``variants``: a list of {"name": ..., <config sections to override>}, each merged into base.
@@ -19,24 +20,22 @@ training time and a fingerprint of the full config.  It is rewritten after every
 interrupted search continues where it stopped.
 """
 
-import argparse
 import copy
 import csv
 import hashlib
 import io
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from code_base import train
-from code_base.fileio import atomic_write
-from code_base.train_config import load_config, resolve_config
-from code_base.train_files import save_json
+from ..utils.fileio import atomic_write
+from . import train
+from .config import load_config, resolve_config
+from .files import save_json
 
-__all__ = ["load_spec", "variant_config", "run_search", "COLUMNS", "main"]
+__all__ = ["load_spec", "variant_config", "run_search", "write_table", "read_table", "COLUMNS"]
 
 COLUMNS = ("name", "overrides", "epochs", "best_val_acc", "best_epoch", "final_train_acc",
            "final_loss", "train_seconds", "seconds_per_epoch", "config_id")
@@ -148,29 +147,3 @@ def run_search(spec, out, *, epochs=None, only=None, reuse=False, progress=False
         write_table(out, rows)
     write_table(out, rows)
     return rows
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m code_base.search", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec", required=True, help="search spec (JSON)")
-    parser.add_argument("--out", default="runs/best/search_results.csv", help="CSV table")
-    parser.add_argument("--epochs", type=int, help="override the spec's epochs")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the rows already in --out for unchanged variants")
-    parser.add_argument("--progress", action="store_true", help="show each run's progress bar")
-    args = parser.parse_args(argv)
-    try:
-        spec = load_spec(args.spec)
-        rows = run_search(spec, args.out, epochs=args.epochs, only=args.only, reuse=args.reuse,
-                          progress=args.progress)
-    except (FileNotFoundError, ValueError, FloatingPointError) as e:
-        parser.exit(1, f"error: {e}\n")
-    best = max(rows, key=lambda r: r["best_val_acc"])
-    print(f"best: {best['name']} (val acc {best['best_val_acc']:.3f}); table in {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from code_base.fileio import write_temporary
+from ..utils.fileio import write_temporary
 
 VALUE_FORMAT = '%.18e'
 

@@ -20,9 +20,10 @@ import os
 
 import numpy as np
 
-from code_base.fileio import atomic_write
+from .fileio import atomic_write
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state_to_array", "rng_state_from_array"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_solver_state", "rng_state_to_array",
+           "rng_state_from_array"]
 
 FORMAT_VERSION = 1
 _HISTORIES = ("loss_history", "train_acc_history", "val_acc_history")
@@ -142,3 +143,18 @@ def load_checkpoint(path):
         raise ValueError(
             f"{path} has checkpoint format {state['format_version']}, expected {FORMAT_VERSION}")
     return state
+
+
+def check_solver_state(state, path, update_rule, params):
+    """Check a loaded checkpoint fits a solver using ``update_rule`` on ``params`` (name -> array)."""
+    if state.get("update_rule") != update_rule:
+        raise ValueError(f"{path} was written with update_rule '{state.get('update_rule')}', "
+                         f"this solver uses '{update_rule}'")
+    for group in ("params", "best_params", "optim_configs"):
+        if set(state[group]) != set(params):
+            raise ValueError(f"{path} has {group} {sorted(state[group])} but the model has "
+                             f"parameters {sorted(params)}")
+    for name, w in params.items():
+        if state["params"][name].shape != w.shape:
+            raise ValueError(f"{path}: parameter '{name}' has shape "
+                             f"{state['params'][name].shape}, the model's has {w.shape}")

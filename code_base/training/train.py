@@ -1,7 +1,7 @@
 """Train a ThreeLayerConvNet on CIFAR2 from a JSON config, evaluate it and save the run.
 
-    python -m code_base.train --config configs/best.json [--out runs/best] [--epochs N]
-                              [--max-steps N] [--seed S] [--reuse] [--resume] [--quiet]
+    python -m code_base.training train --config configs/best.json [--out runs/best] [--epochs N]
+                                       [--max-steps N] [--seed S] [--reuse] [--resume] [--quiet]
 
 The run folder (``--out``) receives, each written atomically:
 
@@ -22,35 +22,30 @@ deviation s of the training pixels during training, so that unit-variance inputs
 initialisation and a learning rate shared by all layers.  The convolution is linear in its
 input, so the saved W1 is divided by s: the saved network takes the unscaled images.
 
-Config keys: see :mod:`code_base.train_config` (defaults in ``DEFAULT_CONFIG``).
+Config keys: see :mod:`code_base.training.config` (defaults in ``DEFAULT_CONFIG``).
 """
 
-import argparse
 import datetime
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from code_base import schedules
-from code_base.augment import make_augment
-from code_base.checkpoint import load_checkpoint
-from code_base.classifiers.cnn import ThreeLayerConvNet
-from code_base.data_utils import get_CIFAR2_data
-from code_base.fileio import atomic_write
-from code_base.solver import Solver
-from code_base.train_config import DEFAULT_CONFIG, load_config, resolve_config
-from code_base.train_files import load_params, load_run, save_json, save_params, sha256
+from ..classifiers.cnn import ThreeLayerConvNet
+from ..data_utils import get_CIFAR2_data
+from ..solver import Solver
+from ..utils.checkpoint import load_checkpoint
+from ..utils.checks import check_int, check_real
+from ..utils.fileio import atomic_write
+from . import schedules
+from .augment import make_augment
+from .files import save_json, save_params, sha256
 
-# DEFAULT_CONFIG, resolve_config, load_config, load_params and load_run are re-exported
-# from train_config and train_files, so that notebooks need only this module.
-__all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config", "derive_seeds", "build_model",
-           "prepare_data", "predict", "confusion_matrix", "run", "load_params", "load_run",
-           "main"]
+__all__ = ["derive_seeds", "build_model", "prepare_data", "predict", "confusion_matrix", "run",
+           "CLASS_NAMES"]
 
 CLASS_NAMES = ("airplane", "bird")
 
@@ -72,9 +67,8 @@ def build_model(model_cfg, seed, input_dim=(3, 32, 32), num_classes=len(CLASS_NA
     he = cfg["weight_scale"] == "he"
     if he:
         cfg["weight_scale"] = 1.0
-    elif not isinstance(cfg["weight_scale"], (int, float)) or cfg["weight_scale"] <= 0:
-        raise ValueError(f"model.weight_scale must be a number > 0 or 'he', "
-                         f"got {model_cfg['weight_scale']!r}")
+    else:
+        check_real("model", "weight_scale ('he' or a number)", cfg["weight_scale"], 0, low_open=True)
     model = ThreeLayerConvNet(input_dim=input_dim, num_classes=num_classes, seed=seed, **cfg)
     if he:
         for name in ("W1", "W2", "W3"):
@@ -125,8 +119,7 @@ def _max_steps_plan(max_steps, num_train, batch_size, num_epochs):
 
     Whole epochs are kept; below one epoch the training split is cut to max_steps batches.
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    max_steps = check_int("train", "max_steps", max_steps, 1)
     steps_per_epoch = max(num_train // batch_size, 1)
     if max_steps < steps_per_epoch:
         return max_steps * batch_size, 1
@@ -140,28 +133,75 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
     (see _max_steps_plan) and is recorded in the summary.
     """
     out = Path(out_dir)
-    summary_path = out / "summary.json"
-    if reuse and summary_path.is_file():
-        old = json.loads(summary_path.read_text())
-        if old.get("config") == config and old.get("max_steps") == max_steps:
-            log(f"reusing {summary_path}: test accuracy {old['test_accuracy']:.4f} "
-                f"(delete it or drop --reuse to train again)")
+    if reuse:
+        old = _reusable_summary(out / "summary.json", config, max_steps, log)
+        if old is not None:
             return old
-        log(f"not reusing {summary_path}: it was made with a different config or max_steps")
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / "checkpoint.npz"
     if resume:
-        saved = out / "config.json"
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-        if not saved.is_file() or json.loads(saved.read_text()) != config:
-            raise ValueError(f"--resume: {saved} is missing or differs from this config; "
-                             "resume with the same config")
+        _check_resume(out, checkpoint, config)
     save_json(out / "config.json", config)
 
     t_start = time.perf_counter()
     data, scale = prepare_data(config["data"])
     t_data = time.perf_counter() - t_start
+    model, solver, keep = _make_solver(config, data, checkpoint, max_steps, progress)
+    if resume:
+        solver.restore(checkpoint)
+        log(f"resuming from {checkpoint} after epoch {solver.epoch}")
+    log(f"{model!r}\n{solver!r}")
+    t0 = time.perf_counter()
+    solver.train()
+    train_seconds = time.perf_counter() - t0
+    kept_epoch = int(np.argmax(solver.val_acc_history))  # the first best, as the Solver keeps
+    if keep == "final":
+        model.params.update(load_checkpoint(checkpoint)["params"])  # saved after the last epoch
+        kept_epoch = solver.epoch
+
+    params = {k: v.copy() for k, v in model.params.items()}
+    params["W1"] = params["W1"] / np.asarray(scale, dtype=params["W1"].dtype)
+    model.params.update(params)
+    t0 = time.perf_counter()
+    results = _evaluate(model, data, config["eval"]["flip_tta"])
+    timing = {"train_seconds": round(train_seconds, 2),
+              "seconds_per_epoch": round(train_seconds / max(solver.num_epochs, 1), 2),
+              "data_seconds": round(t_data, 2),
+              "eval_seconds": round(time.perf_counter() - t0, 2),
+              "iterations": solver.iteration, "epochs": solver.epoch}
+    summary = _write_run(out, config, params, solver, model, results, kept_epoch, timing, scale,
+                         max_steps)
+    wrong = len(summary["misclassified"]["index"])
+    log(f"test accuracy {summary['test_accuracy']:.4f} ({wrong} of {summary['num_test']} wrong) "
+        f"with the parameters of epoch {kept_epoch} (val {summary['kept_val_accuracy']:.4f}); "
+        f"training {train_seconds:.1f} s; saved in {out}")
+    return summary
+
+
+def _reusable_summary(summary_path, config, max_steps, log):
+    """The summary of a finished run with this config and max_steps, or None."""
+    if not summary_path.is_file():
+        return None
+    old = json.loads(summary_path.read_text())
+    if old.get("config") == config and old.get("max_steps") == max_steps:
+        log(f"reusing {summary_path}: test accuracy {old['test_accuracy']:.4f} "
+            f"(delete it or drop --reuse to train again)")
+        return old
+    log(f"not reusing {summary_path}: it was made with a different config or max_steps")
+    return None
+
+
+def _check_resume(out, checkpoint, config):
+    saved = out / "config.json"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
+    if not saved.is_file() or json.loads(saved.read_text()) != config:
+        raise ValueError(f"--resume: {saved} is missing or differs from this config; "
+                         "resume with the same config")
+
+
+def _make_solver(config, data, checkpoint, max_steps, progress):
+    """(model, solver, keep) for the config; max_steps trims the data and epochs."""
     sv = dict(config["solver"])
     num_epochs, checkpoint_every = sv.pop("num_epochs"), sv.pop("checkpoint_every")
     keep = sv.pop("keep")
@@ -179,48 +219,41 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
                     checkpoint_path=checkpoint if checkpoint_every else None,
                     checkpoint_every=(min(checkpoint_every, num_epochs) if checkpoint_every
                                       else None))
-    if resume:
-        solver.restore(checkpoint)
-        log(f"resuming from {checkpoint} after epoch {solver.epoch}")
-    log(f"{model!r}\n{solver!r}")
-    t0 = time.perf_counter()
-    solver.train()
-    train_seconds = time.perf_counter() - t0
-    kept_epoch = int(np.argmax(solver.val_acc_history))  # the first best, as the Solver keeps
-    if keep == "final":
-        model.params.update(load_checkpoint(checkpoint)["params"])  # saved after the last epoch
-        kept_epoch = solver.epoch
+    return model, solver, keep
 
-    params = {k: v.copy() for k, v in model.params.items()}
-    params["W1"] = params["W1"] / np.asarray(scale, dtype=params["W1"].dtype)
-    model.params.update(params)
-    t0 = time.perf_counter()
-    scores = predict(model, data["X_test"], flip_tta=config["eval"]["flip_tta"])
-    eval_seconds = time.perf_counter() - t0
+
+def _evaluate(model, data, flip_tta):
+    """Test-set predictions: scores, labels and accuracies (with and without flip_tta)."""
+    scores = predict(model, data["X_test"], flip_tta=flip_tta)
     y_test, y_pred = data["y_test"], np.argmax(scores, axis=1)
-    test_acc = float(np.mean(y_pred == y_test))
-    plain_acc = test_acc
-    if config["eval"]["flip_tta"]:  # also report the accuracy without the mirror images
-        plain_acc = float(np.mean(np.argmax(predict(model, data["X_test"]), axis=1) == y_test))
-    wrong = np.flatnonzero(y_pred != y_test)
-    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    accuracy = float(np.mean(y_pred == y_test))
+    plain = accuracy
+    if flip_tta:  # also report the accuracy without the mirror images
+        plain = float(np.mean(np.argmax(predict(model, data["X_test"]), axis=1) == y_test))
+    return {"scores": scores, "y_test": y_test, "y_pred": y_pred, "accuracy": accuracy,
+            "accuracy_without_flip_tta": plain}
 
+
+def _write_run(out, config, params, solver, model, results, kept_epoch, timing, scale, max_steps):
+    """Write params.npz, W1.npy, history.json and summary.json; returns the summary."""
     save_params(out / "params.npz", params)
     atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
     lrs = [solver.base_learning_rate * (solver.lr_schedule(e) if solver.lr_schedule else 1.0)
            for e in range(solver.num_epochs)]
-    history = {
+    save_json(out / "history.json", {
         "loss_history": [round(float(x), 5) for x in solver.loss_history],
         "train_acc_history": solver.train_acc_history,
         "val_acc_history": solver.val_acc_history,
         "learning_rate_per_epoch": lrs,
         "iterations_per_epoch": solver.iterations_per_epoch,
-    }
-    save_json(out / "history.json", history)
+    })
+    scores, y_test, y_pred = results["scores"], results["y_test"], results["y_pred"]
+    wrong = np.flatnonzero(y_pred != y_test)
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
     summary = {
-        "test_accuracy": test_acc,
-        "test_accuracy_without_flip_tta": plain_acc,
+        "test_accuracy": results["accuracy"],
+        "test_accuracy_without_flip_tta": results["accuracy_without_flip_tta"],
         "best_val_accuracy": solver.best_val_acc,
         "best_epoch": int(np.argmax(solver.val_acc_history)),
         "kept_epoch": kept_epoch,
@@ -232,10 +265,7 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
         "misclassified": {"index": wrong.tolist(), "true": y_test[wrong].tolist(),
                           "pred": y_pred[wrong].tolist(),
                           "confidence": [round(float(p), 4) for p in probs[wrong].max(axis=1)]},
-        "timing": {"train_seconds": round(train_seconds, 2),
-                   "seconds_per_epoch": round(train_seconds / max(solver.num_epochs, 1), 2),
-                   "data_seconds": round(t_data, 2), "eval_seconds": round(eval_seconds, 2),
-                   "iterations": solver.iteration, "epochs": solver.epoch},
+        "timing": timing,
         "machine": {"cpu_count": os.cpu_count(), "num_threads": model.num_threads,
                     "python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform()},
@@ -246,37 +276,5 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": config,
     }
-    save_json(summary_path, summary)
-    log(f"test accuracy {test_acc:.4f} ({len(wrong)} of {len(y_test)} wrong) with the parameters "
-        f"of epoch {kept_epoch} (val {solver.val_acc_history[kept_epoch]:.4f}); training "
-        f"{train_seconds:.1f} s; saved in {out}")
+    save_json(out / "summary.json", summary)
     return summary
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m code_base.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="JSON config file")
-    parser.add_argument("--out", default=None,
-                        help="run folder (default: runs/<config file name without .json>)")
-    parser.add_argument("--epochs", type=int, help="override solver.num_epochs")
-    parser.add_argument("--max-steps", type=int, help="at most this many updates (for smoke tests)")
-    parser.add_argument("--seed", type=int, help="override the seed")
-    parser.add_argument("--reuse", action="store_true",
-                        help="do nothing if --out has a summary.json with the same config")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from --out/checkpoint.npz (same config)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    args = parser.parse_args(argv)
-    out = args.out or os.path.join("runs", Path(args.config).stem)
-    try:
-        config = resolve_config(load_config(args.config), epochs=args.epochs, seed=args.seed)
-        run(config, out, max_steps=args.max_steps, reuse=args.reuse, resume=args.resume,
-            progress=not args.quiet)
-    except (FileNotFoundError, ValueError, FloatingPointError) as e:
-        parser.exit(1, f"error: {e}\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,8 +18,13 @@ import os
 
 import numpy as np
 
-from code_base.submission_io import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError,
-                                     file_name, load_folder, parse_values)
+from ..gradient_check import rel_error
+from .compute import DROPOUT_BACKWARD_P, DROPOUT_FORWARD_P, compute_deterministic
+from .files import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError, file_name,
+                    load_folder, parse_values)
+
+__all__ = ["TOLERANCE", "BOUND_TEXT", "CheckResult", "drop_bound", "check_close",
+           "check_dropout_train", "read_output", "grade", "results_table"]
 
 TOLERANCE = 1e-6
 BOUND_SIGMAS = 4.0
@@ -36,14 +41,6 @@ class CheckResult:
     limit: str
     passed: bool
     note: str = ''
-
-
-def rel_error(a, b):
-    """max |a - b| / max(1e-8, |a| + |b|); 0.0 for empty arrays, NaN if any value is NaN."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
 def drop_bound(n, p):
@@ -99,8 +96,6 @@ def grade(inputs, outputs, reference=None):
     folder `reference` when given. Raises MissingFileError / SubmissionError if `inputs` or
     `reference` cannot be read (the submission itself never raises: its problems are failed checks).
     """
-    from code_base.submission import DROPOUT_BACKWARD_P, DROPOUT_FORWARD_P, compute_deterministic
-
     given = load_folder(inputs, INPUT_SHAPES)
     deterministic_shapes = {n: s for n, s in OUTPUT_SHAPES.items() if not n.startswith('dropout_')}
     if reference is None:

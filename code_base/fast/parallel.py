@@ -8,35 +8,24 @@ that pay on a small machine:
   ones: every call into NumPy takes the GIL, and threads queueing for it lose more time
   than they gain.
 - Keep BLAS to one thread while the workers run (:func:`single_threaded_blas`): nested
-  parallelism oversubscribes the cores, and OpenBLAS's spinning threads stalled badly here
-  whenever the cores were shared (a 50x8192 @ 8192x100 product took 208 ms on two BLAS
-  threads against 1.9 ms on one).
+  parallelism oversubscribes the cores, and OpenBLAS's spinning threads stall whenever
+  the cores are shared (benchmarks/README.md has the measurement).
+
+Every job runs with subnormal floats flushed to zero (:mod:`code_base.fast.fpu`), whichever
+thread runs it, so results do not depend on the number of threads.
 """
 
 import functools
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from threadpoolctl import ThreadpoolController
 
-from ._checks import check_int
+from . import fpu
 
 _pools = {}  # number of workers -> ThreadPoolExecutor, created on first use
 _pools_lock = threading.Lock()
 _local = threading.local()  # .in_worker: this thread runs a job (a worker, or the caller inline)
-
-
-def default_threads():
-    """The number of threads used when none is given: the number of cores."""
-    return os.cpu_count() or 1
-
-
-def resolve_threads(where, num_threads):
-    """``num_threads`` checked as an int >= 1, or the default for None."""
-    if num_threads is None:
-        return default_threads()
-    return check_int(where, "num_threads", num_threads, 1)
 
 
 def split(n, parts):
@@ -55,16 +44,17 @@ def parallel_map(func, jobs, num_threads):
     pool whose workers all wait on their own jobs would deadlock.
     """
     jobs = list(jobs)
-    if num_threads <= 1 or len(jobs) <= 1 or getattr(_local, "in_worker", False):
-        return [func(job) for job in jobs]
-    futures = [_pool(min(num_threads, len(jobs)) - 1).submit(func, job) for job in jobs[1:]]
-    try:
-        results = [_run_as_worker(func, jobs[0])]
-        for job, future in zip(jobs[1:], futures):
-            results.append(_run_as_worker(func, job) if future.cancel() else future.result())
-        return results
-    finally:
-        wait(futures)  # on an error, no job is still writing when it propagates
+    with fpu.flush_to_zero():
+        if num_threads <= 1 or len(jobs) <= 1 or getattr(_local, "in_worker", False):
+            return [func(job) for job in jobs]
+        futures = [_pool(min(num_threads, len(jobs)) - 1).submit(func, job) for job in jobs[1:]]
+        try:
+            results = [_run_as_worker(func, jobs[0])]
+            for job, future in zip(jobs[1:], futures):
+                results.append(_run_as_worker(func, job) if future.cancel() else future.result())
+            return results
+        finally:
+            wait(futures)  # on an error, no job is still writing when it propagates
 
 
 def _run_as_worker(func, job):
@@ -84,7 +74,7 @@ def map_shards(func, n, num_threads):
     there is one shard and it runs here.
     """
     if num_threads <= 1 or n <= 1 or getattr(_local, "in_worker", False):
-        return [func(slice(0, n))]
+        return parallel_map(func, [slice(0, n)], 1)
     shards = split(n, num_threads)
     with single_threaded_blas():
         return parallel_map(func, shards, num_threads)
@@ -100,6 +90,7 @@ def _pool(workers):
 
 def _mark_worker():
     _local.in_worker = True
+    fpu.enable_in_this_thread()
 
 
 def single_threaded_blas():

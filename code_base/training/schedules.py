@@ -17,39 +17,17 @@ builds one from a JSON-friendly dict; ``schedule.config()`` gives that dict back
 """
 
 import math
-import numbers
+
+from ..utils.checks import check_int, check_real
 
 __all__ = ["Constant", "Step", "Cosine", "Warmup", "from_config"]
-
-
-def _check_epoch(name, epoch):
-    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-        raise ValueError(f"{name}: epoch must be an integer >= 0, got {epoch!r}")
-    return int(epoch)
-
-
-def _check_number(name, key, value, low, high, low_open=True, high_open=False):
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok_type and math.isfinite(value):
-        above = value > low if low_open else value >= low
-        below = value < high if high_open else value <= high
-        if above and below:
-            return float(value)
-    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    raise ValueError(f"{name}: {key} must be a number in {interval}, got {value!r}")
-
-
-def _check_count(name, key, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name}: {key} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class Constant:
     """Multiplier 1 at every epoch."""
 
     def __call__(self, epoch):
-        _check_epoch("Constant", epoch)
+        check_int("Constant", "epoch", epoch, 0)
         return 1.0
 
     def config(self):
@@ -63,11 +41,11 @@ class Step:
     """Multiply the learning rate by ``gamma`` every ``every`` epochs."""
 
     def __init__(self, every, gamma=0.1):
-        self.every = _check_count("Step", "every", every, 1)
-        self.gamma = _check_number("Step", "gamma", gamma, 0, 1)
+        self.every = check_int("Step", "every", every, 1)
+        self.gamma = check_real("Step", "gamma", gamma, 0, 1, low_open=True)
 
     def __call__(self, epoch):
-        return self.gamma ** (_check_epoch("Step", epoch) // self.every)
+        return self.gamma ** (check_int("Step", "epoch", epoch, 0) // self.every)
 
     def config(self):
         return {"name": "step", "every": self.every, "gamma": self.gamma}
@@ -80,11 +58,11 @@ class Cosine:
     """Half a cosine from 1 at epoch 0 to ``final`` at epoch ``num_epochs`` (and after)."""
 
     def __init__(self, num_epochs, final=0.01):
-        self.num_epochs = _check_count("Cosine", "num_epochs", num_epochs, 1)
-        self.final = _check_number("Cosine", "final", final, 0, 1)
+        self.num_epochs = check_int("Cosine", "num_epochs", num_epochs, 1)
+        self.final = check_real("Cosine", "final", final, 0, 1, low_open=True)
 
     def __call__(self, epoch):
-        t = min(_check_epoch("Cosine", epoch), self.num_epochs) / self.num_epochs
+        t = min(check_int("Cosine", "epoch", epoch, 0), self.num_epochs) / self.num_epochs
         return self.final + (1.0 - self.final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
     def config(self):
@@ -102,10 +80,10 @@ class Warmup:
             raise ValueError(f"Warmup: schedule must be callable epoch -> multiplier, "
                              f"got {schedule!r}")
         self.schedule = schedule
-        self.epochs = _check_count("Warmup", "epochs", epochs, 0)
+        self.epochs = check_int("Warmup", "epochs", epochs, 0)
 
     def __call__(self, epoch):
-        epoch = _check_epoch("Warmup", epoch)
+        epoch = check_int("Warmup", "epoch", epoch, 0)
         ramp = (epoch + 1) / (self.epochs + 1) if epoch < self.epochs else 1.0
         return ramp * self.schedule(epoch)
 

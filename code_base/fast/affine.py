@@ -1,0 +1,63 @@
+"""Fast affine -> ReLU: the products split over threads by blocks of the weight matrix.
+
+The same computation as :func:`code_base.layer_utils.affine_relu_forward`.  Each thread
+reads only its block of w, which matters when w is the network's largest array: the
+forward product splits w into column blocks (output units), the backward products into
+row blocks (input features), so every thread writes its own part of the output, of dw
+and of dx.  BLAS is held to one thread meanwhile.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..geometry import check_affine
+from ..utils.checks import check_array, check_shape
+from . import buffers
+from .parallel import parallel_map, single_threaded_blas, split
+from .settings import num_threads as resolve_threads
+
+__all__ = ["FastAffineReluCache", "affine_relu_forward", "affine_relu_backward"]
+
+
+class FastAffineReluCache(NamedTuple):
+    x_shape: tuple     # (N, d_1, ..., d_k)
+    x2: np.ndarray     # (N, D), the input flattened into a contiguous buffer
+    w: np.ndarray      # (D, M)
+    active: np.ndarray  # (N, M) bool: where the ReLU passed its input
+
+
+def affine_relu_forward(x, w, b, num_threads=None):
+    """affine -> ReLU: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M) and a cache."""
+    threads = resolve_threads(num_threads, "affine_relu_forward")
+    N, D, M = check_affine("affine_relu_forward", x, w, b)
+    dtype = np.result_type(x, w)
+    x2 = buffers.empty((N, D), dtype)
+    x2.reshape(x.shape)[...] = x  # one copy, whatever the layout of x
+    out = np.empty((N, M), dtype=dtype)
+    with single_threaded_blas():
+        parallel_map(lambda u: np.matmul(x2, w[:, u], out=out[:, u]), split(M, threads), threads)
+    out += b
+    np.maximum(out, 0, out=out)
+    return out, FastAffineReluCache(x.shape, x2, w, out > 0)
+
+
+def affine_relu_backward(dout, cache, num_threads=None):
+    """Backward pass of :func:`affine_relu_forward`: (dx (N, d_1, ..., d_k), dw (D, M), db (M,))."""
+    threads = resolve_threads(num_threads, "affine_relu_backward")
+    check_array("affine_relu_backward", "dout", dout, ndim=2)
+    check_shape("affine_relu_backward", "dout", dout, cache.active.shape)
+    x2, w = cache.x2, cache.w
+    N, D = x2.shape
+    da = dout * cache.active  # (N, M): the gradient through the ReLU
+    db = da.sum(axis=0)
+    dw = buffers.empty(w.shape, np.result_type(x2, da))
+    dx2 = buffers.empty((N, D), np.result_type(da, w))
+
+    def rows(f):  # a block of input features
+        np.matmul(x2[:, f].T, da, out=dw[f])  # (d, N) @ (N, M)
+        np.matmul(da, w[f].T, out=dx2[:, f])  # (N, M) @ (M, d)
+
+    with single_threaded_blas():
+        parallel_map(rows, split(D, threads), threads)
+    return dx2.reshape(cache.x_shape), dw, db

@@ -1,0 +1,197 @@
+"""conv -> ReLU -> max pool fused, for pools whose windows tile the image (e.g. 2x2, stride 2).
+
+The pool needs, for each window, its ph*pw conv outputs side by side; with the usual
+layout they sit at strided positions, and NumPy runs strided element-wise loops several
+times slower than contiguous ones.  So compute the convolution one window offset at a
+time.  For output pixel (h, w) = (ph*h2 + di, pw*w2 + dj) with conv stride S, kernel tap
+(i, j) reads padded input row S*ph*h2 + (S*di + i) and column S*pw*w2 + (S*dj + j).  With
+
+    s = S*di + i  in [0, Hs),  Hs = HH + S*(ph - 1)       (likewise t, Ws)
+    xs[c, s, t, n, h2, w2] = xp[c, n, S*ph*h2 + s, S*pw*w2 + t]
+
+every offset reads the SAME columns xs, which are plain im2col columns for an Hs x Ws
+kernel at stride S*ph (the pool tiles, so ph = pw), through a "super-kernel" of size
+Hs x Ws that holds w shifted by (S*di, S*dj) and zeros elsewhere:
+
+    conv[(di, dj), f, (n, h2, w2)] = sum_{c,s,t} w_sup[(di, dj), f, (c, s, t)] * xs[(c, s, t), (n, h2, w2)]
+
+one matrix product of (ph*pw*F, C*Hs*Ws) by (C*Hs*Ws, N*H_pool*W_pool).  The output comes
+out as ph*pw contiguous blocks, one per window offset, and the pool is ph*pw - 1
+element-wise maxima.  For the model's 7x7 filters and 2x2 pool the columns are a third
+of im2col's (Hs*Ws = 64 rows per channel instead of 4*49) for 31 % more (zero) products,
+and the product has 4F rows, which BLAS runs more efficiently than F.
+
+The bias and the ReLU come after the pool, where they touch a quarter of the values: a max
+over a window commutes with adding the channel's bias and with the ReLU, both being
+non-decreasing, and the first maximum of each window is unchanged.  Results equal
+conv -> ReLU -> max pool through the plain layers up to rounding, ties included: each
+window's gradient goes to its first maximum in row-major order, the first block.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..geometry import check_conv_bias, conv_geometry, pool_geometry
+from ..im2col import col2im_cn, im2col
+from ..utils.checks import check_array, check_shape
+from . import buffers
+from .parallel import map_shards
+from .settings import num_threads as resolve_threads
+
+__all__ = ["pool_tiles", "super_kernel", "FusedConvReluPoolCache", "conv_relu_pool_forward",
+           "conv_relu_pool_backward"]
+
+
+def pool_tiles(x, w, conv_param, pool_param, where="conv_relu_pool_forward"):
+    """True when the pool's windows tile the convolution's output exactly (checks all four)."""
+    _, _, H_out, W_out = conv_geometry(where, x, w, conv_param)
+    conv_shape = (x.shape[0], w.shape[0], H_out, W_out)
+    ph, pw, stride, H_pool, W_pool = pool_geometry(where, conv_shape, pool_param)
+    return stride == ph == pw and H_out == ph * H_pool and W_out == pw * W_pool
+
+
+def super_kernel(w, S, ph, pw):
+    """(ph*pw*F, C*Hs*Ws): row ((di, dj), f) is filter f placed at offset (S*di, S*dj)."""
+    F, C, HH, WW = w.shape
+    Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
+    w_sup = np.zeros((ph, pw, F, C, Hs, Ws), dtype=w.dtype)
+    for di in range(ph):
+        for dj in range(pw):
+            w_sup[di, dj, :, :, S * di : S * di + HH, S * dj : S * dj + WW] = w
+    return w_sup.reshape(ph * pw * F, C * Hs * Ws)
+
+
+class FusedConvReluPoolCache(NamedTuple):
+    """What :func:`conv_relu_pool_backward` needs: the columns, not the conv output."""
+    x_shape: tuple          # (N, C, H, W)
+    w_shape: tuple          # (F, C, HH, WW)
+    w_sup: np.ndarray       # the super-kernel, (ph*pw*F, C*Hs*Ws)
+    shards: list            # [(slice of the batch, its shifted columns)]
+    argmax: np.ndarray      # (F, N, H_pool*W_pool): the block of each window's first maximum
+    pre_relu: np.ndarray    # (F, N, H_pool, W_pool): pooled + bias, before the ReLU
+    stride: int
+    pad: int
+    pool: int               # ph = pw = the pool's stride
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
+    """conv -> ReLU -> max pool for a pool that tiles: out (N, F, H_pool, W_pool) and a cache.
+
+    ``num_threads`` threads (default: see :mod:`code_base.fast.settings`) each take a shard of
+    the batch.  out is a transposed view of a channel-major array.
+    """
+    where = "conv_relu_pool_forward"
+    threads = resolve_threads(num_threads, where)
+    if not pool_tiles(x, w, conv_param, pool_param, where):
+        raise ValueError(f"{where}: the fused kernel needs a pool that tiles the conv output "
+                         f"(pool_height == pool_width == stride), got {pool_param}")
+    check_conv_bias(where, b, w)
+    S, pad, H_out, W_out = conv_geometry(where, x, w, conv_param)
+    N, C, _, _ = x.shape
+    F, _, HH, WW = w.shape
+    ph = pw = pool_param["stride"]
+    blocks = ph * pw
+    Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
+    H_pool, W_pool = H_out // ph, W_out // pw
+    L1 = H_pool * W_pool  # pooled values per image and channel
+    dtype = np.result_type(x, w)
+    x = x.astype(dtype, copy=False)
+    w_sup = super_kernel(w.astype(dtype, copy=False), S, ph, pw)  # (blocks*F, C*Hs*Ws)
+    pooled = buffers.empty((F, N, L1), dtype)
+    argmax = np.empty((F, N, L1), dtype=np.min_scalar_type(blocks - 1))
+
+    def shard(s):
+        n = s.stop - s.start
+        xs = im2col(x[s], Hs, Ws, S * ph, pad,
+                    out=buffers.empty((C * Hs * Ws, n * L1), dtype))  # (C*Hs*Ws, n*L1)
+        conv = buffers.empty((blocks * F, n * L1), dtype)
+        np.matmul(w_sup, xs, out=conv)
+        _pool_blocks(conv.reshape(blocks, F, n * L1), pooled[:, s], argmax[:, s])
+        return s, xs
+
+    shards = map_shards(shard, N, threads)
+    pre_relu = pooled.reshape(F, N, H_pool, W_pool) + b.astype(dtype, copy=False)[:, None, None, None]
+    out = np.maximum(pre_relu, 0)  # (F, N, H_pool, W_pool)
+    cache = FusedConvReluPoolCache(x.shape, w.shape, w_sup, shards, argmax, pre_relu, S, pad, ph)
+    return out.transpose(1, 0, 2, 3), cache
+
+
+def _pool_blocks(conv, pooled, argmax):
+    """Maximum over the blocks of conv (blocks, F, L) into pooled (F, n, L1), and its block.
+
+    pooled and argmax are (F, n, L1) slices with n*L1 = L.  Block k holds a new maximum
+    where it is strictly greater than all blocks before it, so the last such k is the
+    FIRST block holding the maximum: argmax = max over k of k * (conv_k > running max),
+    all in contiguous element-wise passes (masked copies were far slower: benchmarks/README.md).
+    """
+    blocks, F, L = conv.shape
+    best = pooled.reshape(F, L)  # a view: in pooled[:, s], n and L1 are adjacent
+    which = argmax.reshape(F, L)
+    np.copyto(best, conv[0])
+    which[...] = 0
+    higher = np.empty((F, L), dtype=bool)
+    k_where_higher = np.empty((F, L), dtype=which.dtype)
+    for k in range(1, blocks):
+        np.greater(conv[k], best, out=higher)
+        np.multiply(higher, which.dtype.type(k), out=k_where_higher)
+        np.maximum(which, k_where_higher, out=which)
+        np.maximum(best, conv[k], out=best)
+
+
+def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
+    """Backward pass of :func:`conv_relu_pool_forward`: (dx (N, C, H, W) or None, dw, db).
+
+    dout: (N, F, H_pool, W_pool).  Each window's gradient goes to its first maximum.
+    ``compute_dx=False`` skips the input gradient (a first layer, whose input is the data).
+    """
+    where = "conv_relu_pool_backward"
+    threads = resolve_threads(num_threads, where)
+    check_array(where, "dout", dout, ndim=4)
+    F, N, H_pool, W_pool = cache.pre_relu.shape
+    check_shape(where, "dout", dout, (N, F, H_pool, W_pool))
+    dpre = dout.transpose(1, 0, 2, 3) * (cache.pre_relu > 0)  # (F, N, H_pool, W_pool)
+    db = dpre.sum(axis=(1, 2, 3))
+    dpre = dpre.reshape(F, N, H_pool * W_pool)
+    S, pad, ph = cache.stride, cache.pad, cache.pool
+    blocks = ph * ph
+    _, C, H, W = cache.x_shape
+    _, _, HH, WW = cache.w_shape
+    Hs, Ws = HH + S * (ph - 1), WW + S * (ph - 1)
+    w_sup, argmax, dtype = cache.w_sup, cache.argmax, cache.w_sup.dtype
+    L1 = argmax.shape[2]
+    dx_cn = np.empty((C, N, H, W), dtype=dtype) if compute_dx else None
+
+    def shard(part):  # the forward pass's shards, with their columns
+        dw_sup = np.zeros(w_sup.shape, dtype=dtype)
+        for s, xs in cache.shards[part]:
+            n = s.stop - s.start
+            which = argmax[:, s].reshape(F, n * L1)
+            d = dpre[:, s].reshape(F, n * L1)
+            dconv = buffers.empty((blocks, F, n * L1), dtype)
+            hit = np.empty((F, n * L1), dtype=bool)
+            for k in range(blocks):  # the gradient goes to the block of the first maximum
+                np.equal(which, k, out=hit)
+                np.multiply(d, hit, out=dconv[k])
+            dconv = dconv.reshape(blocks * F, n * L1)
+            dw_sup += dconv @ xs.T  # the transposed operand costs no copy in BLAS
+            if compute_dx:
+                dx_cn[:, s] = col2im_cn(w_sup.T @ dconv, (n, C, H, W), Hs, Ws,
+                                        S * ph, pad)  # adjoint of the im2col above
+        return dw_sup
+
+    dw_sup = sum(map_shards(shard, len(cache.shards), threads))
+    dx = None if dx_cn is None else dx_cn.transpose(1, 0, 2, 3)
+    return dx, _fold_super_kernel(dw_sup, cache.w_shape, S, ph, ph), db
+
+
+def _fold_super_kernel(dw_sup, w_shape, S, ph, pw):
+    """Adjoint of :func:`super_kernel`: add each offset's window back onto (F, C, HH, WW)."""
+    F, C, HH, WW = w_shape
+    Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
+    d = dw_sup.reshape(ph, pw, F, C, Hs, Ws)
+    dw = np.zeros(w_shape, dtype=dw_sup.dtype)
+    for di in range(ph):
+        for dj in range(pw):
+            dw += d[di, dj, :, :, S * di : S * di + HH, S * dj : S * dj + WW]
+    return dw

@@ -1,0 +1,27 @@
+"""The assignment's hand-in files: make inputs, compute the ten outputs, grade an output folder.
+
+    python -m code_base.submission make-inputs --seed 2017 --out input_files
+    python -m code_base.submission run   --inputs input_files --outputs output_files [--seed 0]
+    python -m code_base.submission grade --inputs input_files --outputs output_files [--reference DIR]
+
+:mod:`.files` holds the CSV format (names, shapes, reading, atomic writing), :mod:`.compute` the
+assignment's calls on the inputs, :mod:`.grader` the checks of a student's outputs.
+"""
+
+from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_SEED,
+                      DEFAULT_INPUT_SEED, DROPOUT_BACKWARD_P, DROPOUT_FORWARD_P, POOL_PARAM,
+                      compute_deterministic, compute_dropout, compute_outputs, make_inputs, run,
+                      summary_table)
+from .files import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError, file_name,
+                    format_array, load_array, load_folder, parse_values, write_folder)
+from .grader import BOUND_TEXT, CheckResult, drop_bound, grade, results_table
+
+__all__ = [
+    "CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
+    "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED",
+    "make_inputs", "compute_deterministic", "compute_dropout", "compute_outputs", "run",
+    "summary_table",
+    "INPUT_SHAPES", "OUTPUT_SHAPES", "SubmissionError", "MissingFileError", "file_name",
+    "format_array", "load_array", "load_folder", "parse_values", "write_folder",
+    "BOUND_TEXT", "CheckResult", "drop_bound", "grade", "results_table",
+]

@@ -1,0 +1,59 @@
+"""python -m code_base.submission {make-inputs,run,grade}: the hand-in files' command line.
+
+Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr).
+See code_base/submission/grader.py for what `grade` checks.
+"""
+
+import argparse
+import sys
+
+from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
+from .files import INPUT_SHAPES, SubmissionError, write_folder
+from .grader import BOUND_TEXT, grade, results_table
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m code_base.submission", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("make-inputs", help="write random input files")
+    p.add_argument("--seed", type=int, default=DEFAULT_INPUT_SEED)
+    p.add_argument("--out", default="input_files", help="folder to write (created if needed)")
+    p = sub.add_parser("run", help="compute the output files from the input files")
+    p.add_argument("--inputs", default="input_files")
+    p.add_argument("--outputs", default="output_files")
+    p.add_argument("--seed", type=int, default=DEFAULT_DROPOUT_SEED,
+                   help="seed of the dropout masks")
+    p = sub.add_parser("grade", help="check an output folder; exit code 1 if any check fails",
+                       description="Grade an output folder. " + BOUND_TEXT)
+    p.add_argument("--inputs", default="input_files")
+    p.add_argument("--outputs", default="output_files")
+    p.add_argument("--reference", default=None,
+                   help="folder of reference conv/maxpool outputs (default: computed here)")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "make-inputs":
+            write_folder(args.out, make_inputs(args.seed))
+            print(f"wrote {len(INPUT_SHAPES)} input files to {args.out} (seed {args.seed})")
+        elif args.command == "run":
+            outputs = run(args.inputs, args.outputs, args.seed)
+            print(summary_table(outputs))
+            print(f"wrote {len(outputs)} files to {args.outputs}")
+        else:
+            results = grade(args.inputs, args.outputs, args.reference)
+            print(results_table(results))
+            failed = sum(not r.passed for r in results)
+            print(f"{len(results) - failed} checks passed, {failed} failed")
+            return 1 if failed else 0
+    except SubmissionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
