@@ -92,6 +92,9 @@ def load_CIFAR_batch(path):
 
 def _check_folder(folder, source):
     folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise FileNotFoundError(f"CIFAR-10 folder {folder} (from {source}) is a file, not the "
+                                f"cifar-10-batches-py folder. " + HOW_TO_PROVIDE)
     if not folder.is_dir():
         raise FileNotFoundError(f"CIFAR-10 folder {folder} (from {source}) does not exist. "
                                 + HOW_TO_PROVIDE)

@@ -54,7 +54,7 @@ def _split_view(a, row_axes, column_axes):
 
 def _check_out(out, shape):
     """``out`` if it is an array of ``shape`` with contiguous rows, else a ValueError."""
-    if out.shape != shape or out.strides[1] != out.itemsize:
+    if out.shape != shape or (out.size and out.strides[1] != out.itemsize):
         raise ValueError(f"im2col: out must be an array of shape {shape} with contiguous "
                          f"rows, got shape {out.shape}, strides {out.strides}")
     return out

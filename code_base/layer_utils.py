@@ -6,6 +6,8 @@ kernel (:mod:`code_base.fast`), chosen by their first line; ``with code_base.fas
 runs the chain below it instead.  A backward pass follows the cache its forward pass made.
 """
 
+import numpy as np
+
 from . import fast
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward, max_pool_backward,
                      max_pool_forward, relu_backward, relu_forward)
@@ -49,8 +51,9 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
     H_pool = 1 + (H_out - pool_height) / pool_stride with H_out the convolution's output size.
     """
-    if fast.enabled() and fast.pool_tiles(x, w, conv_param, pool_param):
+    if fast.enabled() and fast.pool_tiles(x, w, conv_param, pool_param) and np.isfinite(x).all():
         # When the pool tiles the image, use the fused kernel: one product for conv and pool.
+        # (The zeros of its super-kernel would turn an infinite input into NaN.)
         return fast.conv_relu_pool_forward(x, w, b, conv_param, pool_param)
     a, conv_cache = conv_forward(x, w, b, conv_param)
     s, relu_cache = relu_forward(a)

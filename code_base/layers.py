@@ -16,7 +16,8 @@ import numpy as np
 from . import fast
 from .geometry import check_affine, check_conv_bias, conv_geometry, pool_geometry
 from .im2col import col2im, im2col
-from .utils.checks import check_array, check_params, check_probability, check_rng, check_shape
+from .utils.checks import (check_array, check_labels, check_params, check_probability, check_rng,
+                           check_shape)
 
 __all__ = [
     "affine_forward", "affine_backward", "relu_forward", "relu_backward",
@@ -192,7 +193,7 @@ def dropout_forward(x, dropout_param):
     In train mode each unit is zeroed with probability p and the kept ones are scaled by
     1 / (1 - p), so the expected output equals x and test mode is the identity.
 
-    Returns (out, cache): out like x; cache (dropout_param, mask) where mask holds
+    Returns (out, cache): out like x; cache (dropout_param, mask, x.shape) where mask holds
     0 or 1/(1-p) per unit (None in test mode).
     """
     where = "dropout_forward"
@@ -204,35 +205,33 @@ def dropout_forward(x, dropout_param):
     p = check_probability(where, "p (the probability of dropping a unit)", dropout_param["p"],
                           allow_one=False)
     if mode == "test":
-        return x.copy(), (dropout_param, None)
+        return x.copy(), (dropout_param, None, x.shape)
     if "rng" in dropout_param:
         rng = check_rng(where, "dropout_param['rng']", dropout_param["rng"])
     else:
         rng = np.random.default_rng(dropout_param.get("seed"))
-    keep = rng.random(x.shape, dtype=x.dtype) >= p
+    # The generator draws float32 or float64; other float types take float64 draws.
+    draw = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    keep = rng.random(x.shape, dtype=draw) >= p
     mask = keep * x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, (dropout_param, mask)
+    return x * mask, (dropout_param, mask, x.shape)
 
 
 def dropout_backward(dout, cache):
     """Inverted dropout backward pass: dx = dout * mask in train mode, dout in test mode."""
-    dropout_param, mask = cache
+    dropout_param, mask, x_shape = cache
     check_array("dropout_backward", "dout", dout)
-    if dropout_param["mode"] == "test":
+    check_shape("dropout_backward", "dout", dout, x_shape)
+    if mask is None:  # test mode
         return dout.copy()
-    check_shape("dropout_backward", "dout", dout, mask.shape)
     return dout * mask
 
 
 def _check_scores(where, x, y):
     check_array(where, "scores", x, ndim=2)
-    y = np.asarray(y)
-    N, C = x.shape
-    if y.shape != (N,):
-        raise ValueError(f"{where}: y has shape {y.shape}, expected ({N},) for scores {x.shape}")
-    if not np.issubdtype(y.dtype, np.integer) or (N and (y.min() < 0 or y.max() >= C)):
-        raise ValueError(f"{where}: labels must be integers in [0, {C}), got {y.dtype} "
-                         f"in [{y.min() if N else ''}, {y.max() if N else ''}]")
+    y = check_labels(where, y, *x.shape)
+    if x.shape[0] == 0:
+        raise ValueError(f"{where}: the batch is empty (N = 0), so its mean loss is undefined")
     return y
 
 

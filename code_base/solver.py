@@ -10,20 +10,15 @@ without.  ``data`` is a dict with 'X_train', 'y_train', 'X_val', 'y_val' (other 
     solver.best_val_acc, solver.val_acc_history
 
 Each epoch walks through a fresh random permutation of the training set in minibatches of
-batch_size, dropping the last partial batch; all randomness comes from
-``np.random.default_rng(seed)``.  Accuracies are measured once before the first update (index 0
-of the histories) and after every epoch.  When training ends, model.params holds the parameters
-with the best validation accuracy (``best_params``).  A NaN or infinite loss stops training with
-TrainingDiverged before the bad step is applied.  With checkpoint_path set, the training state is
-saved after epochs (see code_base.utils.checkpoint); ``Solver(model, data, ...).restore(path)
-.train()`` resumes an interrupted run and draws the same minibatches it would have drawn.
+batch_size, dropping the last partial batch; all randomness comes from the seed.  Accuracies
+are measured once before the first update (index 0 of the histories) and after every epoch.
+When training ends, model.params holds the parameters with the best validation accuracy.
 """
 import numpy as np
 from tqdm import tqdm  # the text bar: tqdm.auto would need ipywidgets inside Jupyter
 
 from . import optim
-from .utils.checkpoint import (check_solver_state, load_checkpoint, rng_state_from_array,
-                               rng_state_to_array, save_checkpoint)
+from .utils.checkpoint import restore_solver, rng_state_to_array, save_solver
 from .utils.checks import check_int, check_real
 
 __all__ = ["Solver", "TrainingDiverged"]
@@ -32,14 +27,18 @@ _DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite (attributes: iteration, epoch, loss, learning_rate)."""
+    """The training loss became NaN or infinite, or grew far beyond its start (see Solver).
 
-    def __init__(self, iteration, num_iterations, epoch, num_epochs, loss, learning_rate):
+    Attributes: iteration, epoch, loss, learning_rate (the configured one).
+    """
+
+    def __init__(self, iteration, num_iterations, epoch, num_epochs, loss, learning_rate, limit):
         self.iteration, self.epoch = iteration, epoch
         self.loss, self.learning_rate = loss, learning_rate
+        why = "" if not np.isfinite(loss) else f" (above the limit {limit:.3g})"
         super().__init__(
-            f"training diverged: loss is {loss} at iteration {iteration} / {num_iterations} "
-            f"(epoch {epoch} / {num_epochs}) with learning_rate {learning_rate}; "
+            f"training diverged: loss is {loss:.6g}{why} at iteration {iteration} / "
+            f"{num_iterations} (epoch {epoch} / {num_epochs}) with learning_rate {learning_rate}; "
             "try a lower learning rate (parameters are left as they were before this iteration)")
 
 
@@ -68,12 +67,18 @@ class Solver:
     - checkpoint_path: write a checkpoint (see code_base.utils.checkpoint) there every
       checkpoint_every epochs (default every epoch) and after the last one.
     - augment: optional callable (X_batch, rng) -> X_batch applied to every training minibatch.
+    - divergence_factor: training stops (TrainingDiverged) when the loss is NaN or infinite, or
+      exceeds divergence_factor times the larger of 1 and the first minibatch's loss (default
+      100; None keeps only the NaN / infinity rule).
+    - checkpoint_tag: a string saved in every checkpoint; ``restore`` refuses a checkpoint whose
+      tag differs (e.g. the training config that produced it).
     """
 
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  print_every=10, verbose=True, seed=None, checkpoint_path=None,
-                 checkpoint_every=None, augment=None, lr_schedule=None, progress=None):
+                 checkpoint_every=None, augment=None, lr_schedule=None, progress=None,
+                 divergence_factor=100.0, checkpoint_tag=None):
         if not (isinstance(getattr(model, "params", None), dict)
                 and callable(getattr(model, "loss", None))):
             raise TypeError("Solver: model must have a .params dict and a .loss(X, y=None) method")
@@ -85,12 +90,10 @@ class Solver:
         self.batch_size = check_int(where, "batch_size", batch_size, 1)
         self.num_epochs = check_int(where, "num_epochs", num_epochs, 1)
         self.print_every = check_int(where, "print_every", print_every, 1)
-        self.num_train_samples = check_int(where, "num_train_samples", num_train_samples, 1,
-                                           allow_none=True)
-        self.num_val_samples = check_int(where, "num_val_samples", num_val_samples, 1,
-                                         allow_none=True)
-        checkpoint_every = check_int(where, "checkpoint_every", checkpoint_every, 1,
-                                     allow_none=True)
+        self.num_train_samples, self.num_val_samples, checkpoint_every = (
+            check_int(where, name, value, 1, allow_none=True) for name, value in (
+                ("num_train_samples", num_train_samples), ("num_val_samples", num_val_samples),
+                ("checkpoint_every", checkpoint_every)))
         if checkpoint_every is not None and checkpoint_path is None:
             raise ValueError(f"{where}: checkpoint_every was given without a checkpoint_path")
         if augment is not None and not callable(augment):
@@ -100,6 +103,11 @@ class Solver:
         self.progress = self.verbose if progress is None else bool(progress)
         self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every or 1
         self.augment, self.seed = augment, seed
+        self.divergence_factor = check_real(where, "divergence_factor", divergence_factor, 1,
+                                            allow_none=True)
+        if checkpoint_tag is not None and not isinstance(checkpoint_tag, str):
+            raise ValueError(f"{where}: checkpoint_tag must be a string, got {checkpoint_tag!r}")
+        self.checkpoint_tag = checkpoint_tag
         self.rng = np.random.default_rng(seed)
         if checkpoint_path is not None:
             rng_state_to_array(self.rng)  # fail now, not after an epoch, if it cannot be saved
@@ -181,11 +189,16 @@ class Solver:
             if len(X_batch) != len(y_batch):
                 raise ValueError(f"augment returned {len(X_batch)} examples "
                                  f"for a batch of {len(y_batch)}")
-        loss, grads = self.model.loss(X_batch, y_batch)
+        # Overflow on the way to a diverging loss is reported by the check below, once.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, grads = self.model.loss(X_batch, y_batch)
         loss = float(loss)
-        if not np.isfinite(loss):
+        first = self.loss_history[0] if self.loss_history else loss
+        limit = np.inf if self.divergence_factor is None else self.divergence_factor * max(1.0, first)
+        if not np.isfinite(loss) or loss > limit:
             raise TrainingDiverged(self.iteration + 1, self.num_epochs * self.iterations_per_epoch,
-                                   self.epoch + 1, self.num_epochs, loss, self.learning_rate)
+                                   self.epoch + 1, self.num_epochs, loss, self.base_learning_rate,
+                                   limit)
         missing = [p for p in self.model.params if p not in grads]
         if missing:
             raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
@@ -261,30 +274,19 @@ class Solver:
 
     def save(self, path):
         """Write the training state to `path` (see code_base.utils.checkpoint)."""
-        save_checkpoint(path, {
-            "params": self.model.params, "best_params": self.best_params,
-            "optim_configs": self.optim_configs, "epoch": self.epoch, "iteration": self.iteration,
-            "best_val_acc": self.best_val_acc, "base_learning_rate": self.base_learning_rate,
-            "update_rule": self.update_rule_name, "rng_state": rng_state_to_array(self.rng),
-            "loss_history": self.loss_history, "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history,
-        })
+        save_solver(self, path)
 
     def restore(self, path):
-        """Load a checkpoint written by `save` into this solver and its model; returns self."""
-        state = load_checkpoint(path)
-        check_solver_state(state, path, self.update_rule_name, self.model.params)
-        self.model.params.update(state["params"])
-        self.best_params = state["best_params"]
-        self.optim_configs = state["optim_configs"]
-        self.epoch, self.iteration = state["epoch"], state["iteration"]
-        self.best_val_acc = state["best_val_acc"]
-        self.base_learning_rate = state.get("base_learning_rate")
-        self.loss_history = state["loss_history"]
-        self.train_acc_history = state["train_acc_history"]
-        self.val_acc_history = state["val_acc_history"]
-        if "rng_state" in state:
-            self.rng = rng_state_from_array(state["rng_state"])
+        """Load a checkpoint written by `save` into this solver and its model; returns self.
+
+        Besides the parameters and the optimiser state, the solver's generator (minibatch
+        order, augmentation) and the model's ``rng``, if it has one (dropout masks), are
+        restored, so the run continues exactly as the uninterrupted one would have.
+        """
+        restore_solver(self, path)
+        if hasattr(self.update_rule, "defaults"):  # a built-in rule: check its configs too
+            for config in self.optim_configs.values():
+                optim.validate_config(self.update_rule, config)
         return self
 
     def __repr__(self):

@@ -1,11 +1,13 @@
 """Fixtures shared by the test modules."""
 
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
 from code_base import fast
+from code_base.data_utils import get_CIFAR2_data
 from code_base.utils import download
 
 # The shared folder sits beside the repository (../shared) on this project's machines and in CI:
@@ -38,3 +40,21 @@ def kernel_path(request):
     """Runs the test twice: with the fast kernels (the default) and with the plain layers."""
     with fast.configure(enabled=request.param == "fast"):
         yield request.param
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_split(**kwargs):
+    return get_CIFAR2_data(**kwargs)
+
+
+@pytest.fixture
+def cached_data(cifar_dir, monkeypatch):
+    """The training pipeline's data loader, loading each split once per test session and
+    handing out fresh copies of it."""
+    monkeypatch.setenv("CIFAR10_DIR", str(cifar_dir))
+
+    def get(**kwargs):
+        return {k: v.copy() for k, v in _cached_split(**kwargs).items()}
+
+    monkeypatch.setattr("code_base.training.train.get_CIFAR2_data", get)
+    return get

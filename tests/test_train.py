@@ -1,7 +1,6 @@
 """The train command end to end on a few hundred CIFAR2 images for a few steps, into tmp_path."""
 
 import csv
-import functools
 import json
 import os
 import subprocess
@@ -23,19 +22,6 @@ TINY = {
     "schedule": {"name": "cosine", "warmup_epochs": 1},
     "augment": {"padding": 2, "flip": True},
 }
-
-
-@pytest.fixture
-def cached_data(cifar_dir, monkeypatch):
-    """Load each split once per module run: the train module gets fresh copies of it."""
-    monkeypatch.setenv("CIFAR10_DIR", str(cifar_dir))
-    load = functools.lru_cache(get_CIFAR2_data)
-
-    def get(**kwargs):
-        return {k: v.copy() for k, v in load(**kwargs).items()}
-
-    monkeypatch.setattr("code_base.training.train.get_CIFAR2_data", get)
-    return get
 
 
 def tiny(**overrides):
@@ -109,15 +95,11 @@ def test_reuse_skips_only_an_identical_run(cached_data, tmp_path):
     assert train.load_params(tmp_path / "params.npz")["W3"].shape == (16, 2)
 
 
-def test_resume_from_the_last_checkpoint_keeps_the_result(cached_data, tmp_path):
+def test_resume_requires_an_interrupted_run_with_the_same_config(cached_data, tmp_path):
     config = tiny(solver={"checkpoint_every": 1})
-    first = train.run(config, tmp_path, max_steps=16, progress=False, log=lambda m: None)
-    resumed = train.run(config, tmp_path, max_steps=16, resume=True, progress=False,
-                        log=lambda m: None)
-    assert resumed["params_sha256"] == first["params_sha256"]
-    assert resumed["timing"]["iterations"] == first["timing"]["iterations"] == 16
-    with pytest.raises(ValueError, match="differs"):
-        train.run(tiny(), tmp_path, resume=True, progress=False, log=lambda m: None)
+    train.run(config, tmp_path, max_steps=16, progress=False, log=lambda m: None)
+    with pytest.raises(FileNotFoundError, match="no interrupted run to continue"):
+        train.run(config, tmp_path, max_steps=16, resume=True, progress=False, log=lambda m: None)
 
 
 def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path):

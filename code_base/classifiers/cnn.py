@@ -7,7 +7,7 @@ from ..layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_
                            conv_relu_pool_forward)
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
                       softmax_loss)
-from ..utils.checks import check_int, check_probability, check_real
+from ..utils.checks import check_int, check_labels, check_probability, check_real
 
 __all__ = ["ThreeLayerConvNet"]
 
@@ -123,13 +123,15 @@ class ThreeLayerConvNet:
         return loss, grads
 
     def _check_inputs(self, X, y):
+        where = "ThreeLayerConvNet.loss"
         X = np.asarray(X)
         if X.ndim != 4 or X.shape[1:] != self.input_dim:
-            raise ValueError(f"ThreeLayerConvNet.loss: X has shape {X.shape}, expected "
+            raise ValueError(f"{where}: X has shape {X.shape}, expected "
                              f"(N, {', '.join(map(str, self.input_dim))})")
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: X must hold real numbers, got dtype {X.dtype}")
         if y is not None:
-            y = np.asarray(y)
-            if y.shape != (X.shape[0],):
-                raise ValueError(f"ThreeLayerConvNet.loss: y has shape {y.shape}, "
-                                 f"expected ({X.shape[0]},)")
+            y = check_labels(where, y, X.shape[0], self.params["W3"].shape[1])
+            if X.shape[0] == 0:
+                raise ValueError(f"{where}: the batch is empty (N = 0): it has no mean loss")
         return X.astype(self.dtype, copy=False), y

@@ -5,24 +5,28 @@ See code_base/submission/grader.py for what `grade` checks.
 """
 
 import argparse
+import os
 import sys
 
+from ..utils.cli import ArgumentParser, non_negative_int
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
 from .files import INPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m code_base.submission", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m code_base.submission", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("make-inputs", help="write random input files")
-    p.add_argument("--seed", type=int, default=DEFAULT_INPUT_SEED)
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_INPUT_SEED)
     p.add_argument("--out", default="input_files", help="folder to write (created if needed)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the input files of a folder that has them already")
     p = sub.add_parser("run", help="compute the output files from the input files")
     p.add_argument("--inputs", default="input_files")
     p.add_argument("--outputs", default="output_files")
-    p.add_argument("--seed", type=int, default=DEFAULT_DROPOUT_SEED,
+    p.add_argument("--seed", type=non_negative_int, default=DEFAULT_DROPOUT_SEED,
                    help="seed of the dropout masks")
     p = sub.add_parser("grade", help="check an output folder; exit code 1 if any check fails",
                        description="Grade an output folder. " + BOUND_TEXT)
@@ -33,10 +37,19 @@ def _parser():
     return parser
 
 
+def _check_fresh(folder, force):
+    """make-inputs never replaces a folder's input files unless asked to."""
+    there = sorted(n + ".csv" for n in INPUT_SHAPES if os.path.exists(os.path.join(folder, n + ".csv")))
+    if there and not force:
+        raise SubmissionError(f"{folder} has input files already ({len(there)} of "
+                              f"{len(INPUT_SHAPES)}, e.g. {there[0]}); add --force to replace them")
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         if args.command == "make-inputs":
+            _check_fresh(args.out, args.force)
             write_folder(args.out, make_inputs(args.seed))
             print(f"wrote {len(INPUT_SHAPES)} input files to {args.out} (seed {args.seed})")
         elif args.command == "run":

@@ -7,11 +7,13 @@ Readers accept commas or whitespace between values, as the original 2017 files u
 """
 import io
 import os
+import shutil
 import warnings
 
 import numpy as np
 
-from ..utils.fileio import write_temporary
+from ..utils.fileio import (atomic_write, carry_over, check_replaceable, recover_folder,
+                            replace_folder, sibling)
 
 VALUE_FORMAT = '%.18e'
 
@@ -69,10 +71,16 @@ def parse_values(path):
     Raises MissingFileError if absent and SubmissionError if the text is not a table of numbers.
     """
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8') as f:
             text = f.read()
     except FileNotFoundError:
         raise MissingFileError(f'{path}: file not found') from None
+    except IsADirectoryError:
+        raise SubmissionError(f'{path}: is a folder, not a file') from None
+    except UnicodeDecodeError:
+        raise SubmissionError(f'{path}: not a text file (it holds bytes that are not UTF-8 text)') from None
+    except OSError as e:
+        raise SubmissionError(f'{path}: cannot be read ({e.strerror})') from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # an empty file warns; its count of 0 is reported instead
@@ -105,6 +113,8 @@ def load_array(folder, name, shape, finite=True):
 def load_folder(folder, shapes):
     """Load every `name -> shape` of `shapes` from `folder`; the first problem raises."""
     if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise SubmissionError(f'{folder}: is a file, not a folder')
         raise MissingFileError(f'{folder}: folder not found')
     return {name: load_array(folder, name, shape) for name, shape in shapes.items()}
 
@@ -121,21 +131,31 @@ def format_array(name, array):
 
 
 def write_folder(folder, arrays):
-    """Write each `name -> array` to `folder/name.csv`, creating `folder` if needed.
+    """Write each `name -> array` to `folder/name.csv`, replacing the folder in one step.
 
-    All texts are staged as temporary files in `folder` before any is moved into place
-    with os.replace, so readers never see a half-written file.
+    The files are written into a sibling folder, with the files of `folder` that are not
+    rewritten (anything but the `name.csv` files), which then takes the place of `folder`
+    (see code_base.utils.fileio): a reader, or a crash, sees all the old files or all the new
+    ones. `folder` is created if needed. Raises SubmissionError, before anything is written,
+    when `folder` is a file or holds subfolders, and when it cannot be written.
     """
-    os.makedirs(folder, exist_ok=True)
-    staged = []
+    owned = {file_name(name) for name in arrays}
+    staging = sibling(folder, 'staging')
     try:
-        for name, array in arrays.items():
-            final = os.path.join(folder, file_name(name))
-            text = format_array(name, array).encode()
-            staged.append((write_temporary(final, lambda f: f.write(text)), final))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        check_replaceable('output folder', folder, owned)
+    except (OSError, ValueError) as e:
+        raise SubmissionError(str(e)) from None
+    try:
+        recover_folder(folder, staging)
+        shutil.rmtree(staging, ignore_errors=True)  # a run killed before its swap
+        os.makedirs(staging)
+        try:
+            for name, array in arrays.items():
+                text = format_array(name, array).encode()
+                atomic_write(os.path.join(staging, file_name(name)), lambda f: f.write(text))
+            carry_over(folder, staging, owned)
+            replace_folder(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as e:
+        raise SubmissionError(f'{folder}: cannot write the files ({e.strerror or e})') from None

@@ -94,9 +94,12 @@ def grade(inputs, outputs, reference=None):
 
     conv/maxpool files are compared with this implementation's results, or with the files of the
     folder `reference` when given. Raises MissingFileError / SubmissionError if `inputs` or
-    `reference` cannot be read (the submission itself never raises: its problems are failed checks).
+    `reference` cannot be read or `outputs` is not a folder (the files in it never raise: their
+    problems are failed checks).
     """
     given = load_folder(inputs, INPUT_SHAPES)
+    if not os.path.isdir(outputs):
+        raise MissingFileError(f'{outputs}: the outputs folder does not exist')
     deterministic_shapes = {n: s for n, s in OUTPUT_SHAPES.items() if not n.startswith('dropout_')}
     if reference is None:
         expected = compute_deterministic(given)

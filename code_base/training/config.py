@@ -23,12 +23,16 @@ Config keys (all optional; defaults in DEFAULT_CONFIG):
 """
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 
+from ..optim import UPDATE_RULES, validate_config
+from ..utils.checks import check_bool, check_int, check_probability, check_real
 from . import schedules
 
-__all__ = ["DEFAULT_CONFIG", "resolve_config", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "SCHEMA", "resolve_config", "check_config", "load_config",
+           "config_id", "config_differences"]
 
 DEFAULT_CONFIG = {
     "seed": 0,
@@ -47,42 +51,99 @@ DEFAULT_CONFIG = {
 _FREE_FORM = {("solver", "optim_config"), ("schedule",)}
 
 
-def _merge(base, update, path=()):
+def _int(minimum, allow_none=False):
+    return lambda where, name, value: check_int(where, name, value, minimum, allow_none=allow_none)
+
+
+def _choice(*options):
+    def check(where, name, value):
+        if value not in options:
+            raise ValueError(f"{where}: {name} must be one of {list(options)}, got {value!r}")
+    return check
+
+
+def _odd(where, name, value):
+    if check_int(where, name, value, 1) % 2 == 0:
+        raise ValueError(f"{where}: {name} must be odd (for size-preserving padding), got {value}")
+
+
+def _weight_scale(where, name, value):
+    if value != "he":
+        check_real(where, f"{name} ('he' or a number)", value, 0, low_open=True)
+
+
+def _drop_probability(where, name, value):
+    check_probability(where, f"{name} (the probability of dropping a unit)", value, allow_one=False)
+
+
+# Every key of DEFAULT_CONFIG but the free-form ones, and what its value must be.
+SCHEMA = {
+    "seed": _int(0),
+    "data.num_training": _int(1), "data.num_validation": _int(0), "data.num_test": _int(0),
+    "data.seed": _int(0), "data.normalize": check_bool,
+    "model.num_filters": _int(1), "model.filter_size": _odd, "model.hidden_dim": _int(1),
+    "model.weight_scale": _weight_scale, "model.reg": lambda w, n, v: check_real(w, n, v, 0),
+    "model.dropout": _drop_probability, "model.num_threads": _int(1, allow_none=True),
+    "solver.update_rule": _choice(*UPDATE_RULES), "solver.batch_size": _int(1),
+    "solver.num_epochs": _int(1), "solver.num_train_samples": _int(1, allow_none=True),
+    "solver.num_val_samples": _int(1, allow_none=True),
+    "solver.checkpoint_every": _int(1, allow_none=True), "solver.keep": _choice("best", "final"),
+    "augment.padding": _int(0), "augment.flip": check_bool, "augment.cutout": _int(0),
+    "eval.flip_tta": check_bool,
+}
+
+
+def _merge(base, update, where, path=()):
     """Deep-merge ``update`` into a copy of ``base``; unknown keys raise ValueError."""
     if path in _FREE_FORM:
         return copy.deepcopy(update)
     if not isinstance(update, dict):
-        where = ".".join(path) or "config"
-        raise ValueError(f"{where} must be a JSON object, got {update!r}")
+        raise ValueError(f"{where}: {'.'.join(path) or 'the config'} must be a JSON object, "
+                         f"got {update!r}")
     out = copy.deepcopy(base)
     for key, value in update.items():
         if key not in base:
-            where = ".".join(path) or "the top level"
-            raise ValueError(f"unknown config key {key!r} in {where}; known keys: {sorted(base)}")
+            section = ".".join(path) or "the top level"
+            raise ValueError(f"{where}: unknown config key {key!r} in {section}; "
+                             f"known keys: {sorted(base)}")
         if isinstance(base[key], dict) or (*path, key) in _FREE_FORM:
-            out[key] = _merge(base[key] or {}, value, (*path, key)) if value is not None else None
+            out[key] = (_merge(base[key] or {}, value, where, (*path, key)) if value is not None
+                        else None)
         else:
             out[key] = value
     return out
 
 
-def resolve_config(config, epochs=None, seed=None):
-    """Defaults + ``config`` + command-line overrides -> a complete config dict."""
-    cfg = _merge(DEFAULT_CONFIG, config)
+def check_config(cfg, where="config"):
+    """Check every value of a merged config against SCHEMA, the optimiser and the schedule."""
+    for key, check in SCHEMA.items():
+        section, _, name = key.rpartition(".")
+        check(where, key, cfg[section][name] if section else cfg[name])
+    solver = cfg["solver"]
+    try:
+        validate_config(UPDATE_RULES[solver["update_rule"]], solver["optim_config"])
+        schedules.from_config(cfg["schedule"])
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    if solver["keep"] == "final" and not solver["checkpoint_every"]:
+        raise ValueError(f"{where}: solver.keep 'final' reads the last checkpoint: "
+                         "set solver.checkpoint_every")
+
+
+def resolve_config(config, epochs=None, seed=None, where="config"):
+    """Defaults + ``config`` + command-line overrides -> a complete, checked config dict.
+
+    ``where`` names the config's source (e.g. its file) in error messages.
+    """
+    cfg = _merge(DEFAULT_CONFIG, config, where)
     if epochs is not None:
         cfg["solver"]["num_epochs"] = epochs
     if seed is not None:
         cfg["seed"] = seed
     sched = cfg["schedule"]
-    if sched and sched.get("name") == "cosine" and "num_epochs" not in sched:
+    if isinstance(sched, dict) and sched.get("name") == "cosine" and "num_epochs" not in sched:
         sched["num_epochs"] = cfg["solver"]["num_epochs"]
-    schedules.from_config(sched)  # fail now on a bad schedule, not after loading the data
-    keep = cfg["solver"]["keep"]
-    if keep not in ("best", "final"):
-        raise ValueError(f"solver.keep must be 'best' or 'final', got {keep!r}")
-    if keep == "final" and not cfg["solver"]["checkpoint_every"]:
-        raise ValueError("solver.keep 'final' reads the last checkpoint: "
-                         "set solver.checkpoint_every")
+    check_config(cfg, where)
     return cfg
 
 
@@ -95,3 +156,17 @@ def load_config(path):
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+
+def config_id(config):
+    """A short fingerprint of a resolved config (12 hex digits of the SHA-256 of its JSON)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def config_differences(a, b, path=""):
+    """The keys where two configs differ, as 'key: A there, B here' strings (sorted)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for key in sorted(set(a) | set(b), key=str)
+                for d in config_differences(a.get(key), b.get(key), f"{path}.{key}" if path else key)]
+    return [] if a == b else [f"{path or 'config'}: {json.dumps(a)} there, {json.dumps(b)} here"]
+

@@ -5,6 +5,7 @@ See :mod:`code_base.training.train` for what a run folder holds.
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,20 @@ def save_json(path, obj):
 
 
 def save_params(path, params):
-    """Write the parameter dict as an .npz archive, atomically."""
-    atomic_write(path, lambda f: np.savez(f, **params))
+    """Write the parameter dict as an .npz archive, atomically.
+
+    The archive is what ``np.savez`` writes, but with its members sorted and fixed timestamps,
+    so the same parameters give the same bytes (and the same SHA-256 in the run's summary).
+    """
+    def write(f):
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
+            for name in sorted(params):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(params[name]), allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def load_params(path):

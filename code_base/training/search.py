@@ -22,7 +22,6 @@ interrupted search continues where it stopped.
 
 import copy
 import csv
-import hashlib
 import io
 import json
 import tempfile
@@ -30,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.checks import check_int
 from ..utils.fileio import atomic_write
 from . import train
-from .config import load_config, resolve_config
+from .config import config_id, load_config, resolve_config
 from .files import save_json
 
 __all__ = ["load_spec", "variant_config", "run_search", "write_table", "read_table", "COLUMNS"]
@@ -42,17 +42,26 @@ COLUMNS = ("name", "overrides", "epochs", "best_val_acc", "best_epoch", "final_t
 
 
 def load_spec(path):
-    """Read and check a search spec; returns the dict."""
+    """Read and check a search spec, every variant's config included; returns the dict."""
     spec = load_config(path)
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: a search spec must be a JSON object, got {type(spec).__name__}")
     for key in ("base", "epochs", "variants"):
         if key not in spec:
             raise ValueError(f"{path}: a search spec needs '{key}' (found {sorted(spec)})")
-    names = [v.get("name") for v in spec["variants"]]
+    check_int(str(path), "epochs", spec["epochs"], 1)
+    variants = spec["variants"]
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise ValueError(f"{path}: 'variants' must be a list of objects, each with a 'name', "
+                         f"got {type(variants).__name__}")
+    names = [v.get("name") for v in variants]
     if any(not isinstance(n, str) or not n for n in names):
         raise ValueError(f"{path}: every variant needs a non-empty 'name', found {names}")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"{path}: duplicate variant names {duplicates}")
+    for variant in variants:
+        variant_config(spec, variant, where=f"{path}, variant {variant['name']!r}")
     return spec
 
 
@@ -66,16 +75,14 @@ def _deep_update(base, update):
     return out
 
 
-def variant_config(spec, variant, epochs=None):
+def variant_config(spec, variant, epochs=None, where="search spec"):
     """The resolved train config of one variant (base + its overrides, epochs of the search)."""
     overrides = {k: v for k, v in variant.items() if k != "name"}
+    if not isinstance(spec["base"], dict):
+        raise ValueError(f"{where}: 'base' must be a JSON object (a train config)")
     merged = _deep_update(spec["base"], overrides)
-    return resolve_config(merged, epochs=epochs or spec["epochs"])
-
-
-def config_id(config):
-    """A short fingerprint of a resolved config: rows are reused only for the same one."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    epochs = spec["epochs"] if epochs is None else check_int(where, "epochs", epochs, 1)
+    return resolve_config(merged, epochs=epochs, where=where)
 
 
 def _row(variant, config, summary, history, fingerprint):

@@ -3,19 +3,21 @@
     python -m code_base.training train --config configs/best.json [--out runs/best] [--epochs N]
                                        [--max-steps N] [--seed S] [--reuse] [--resume] [--quiet]
 
-The run folder (``--out``) receives, each written atomically:
+The run folder (``--out``) holds one complete run, replaced as a whole when a new run
+completes (see :mod:`code_base.training.run_folder`):
 
 - config.json    the resolved config (defaults filled in, command-line overrides applied);
 - history.json   loss per iteration, train/val accuracy and learning rate per epoch;
-- params.npz     the best-validation parameters (``np.load(path, allow_pickle=False)``), for
-                 images preprocessed exactly as ``get_CIFAR2_data`` does (see input scaling);
+- params.npz     the kept parameters (``np.load(path, allow_pickle=False)``), for images
+                 preprocessed exactly as ``get_CIFAR2_data`` does (see input scaling);
 - W1.npy         the first-layer filters alone (small, for pictures);
 - summary.json   test accuracy, confusion matrix, misclassified test images (indices into
                  X_test), timing, machine, config;
-- checkpoint.npz the Solver's state every few epochs (``--resume`` continues from it).
+- checkpoint.npz the Solver's state after the last epoch.
 
 ``--reuse`` skips training when the folder already has a summary.json made with the same
-config, so a pipeline can reuse a committed run; ``--resume`` continues an interrupted one.
+config, so a pipeline can reuse a committed run; ``--resume`` continues an interrupted run from
+its last checkpoint (every ``solver.checkpoint_every`` epochs), exactly as if it had not stopped.
 
 Input scaling: with ``data.normalize`` the mean-subtracted images are divided by the standard
 deviation s of the training pixels during training, so that unit-variance inputs meet He
@@ -42,7 +44,9 @@ from ..utils.checks import check_int, check_real
 from ..utils.fileio import atomic_write
 from . import schedules
 from .augment import make_augment
+from .config import config_id
 from .files import save_json, save_params, sha256
+from .run_folder import RunFolder
 
 __all__ = ["derive_seeds", "build_model", "prepare_data", "predict", "confusion_matrix", "run",
            "CLASS_NAMES"]
@@ -133,15 +137,14 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
     (see _max_steps_plan) and is recorded in the summary.
     """
     out = Path(out_dir)
+    folder = RunFolder(out)
+    folder.recover()
     if reuse:
         old = _reusable_summary(out / "summary.json", config, max_steps, log)
         if old is not None:
             return old
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "checkpoint.npz"
-    if resume:
-        _check_resume(out, checkpoint, config)
-    save_json(out / "config.json", config)
+    folder.start(config, resume, log)
+    checkpoint = folder.checkpoint
 
     t_start = time.perf_counter()
     data, scale = prepare_data(config["data"])
@@ -169,8 +172,9 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
               "data_seconds": round(t_data, 2),
               "eval_seconds": round(time.perf_counter() - t0, 2),
               "iterations": solver.iteration, "epochs": solver.epoch}
-    summary = _write_run(out, config, params, solver, model, results, kept_epoch, timing, scale,
-                         max_steps)
+    summary = _write_run(folder.work, config, params, solver, model, results, kept_epoch, timing,
+                         scale, max_steps)
+    folder.finish()
     wrong = len(summary["misclassified"]["index"])
     log(f"test accuracy {summary['test_accuracy']:.4f} ({wrong} of {summary['num_test']} wrong) "
         f"with the parameters of epoch {kept_epoch} (val {summary['kept_val_accuracy']:.4f}); "
@@ -191,15 +195,6 @@ def _reusable_summary(summary_path, config, max_steps, log):
     return None
 
 
-def _check_resume(out, checkpoint, config):
-    saved = out / "config.json"
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint}")
-    if not saved.is_file() or json.loads(saved.read_text()) != config:
-        raise ValueError(f"--resume: {saved} is missing or differs from this config; "
-                         "resume with the same config")
-
-
 def _make_solver(config, data, checkpoint, max_steps, progress):
     """(model, solver, keep) for the config; max_steps trims the data and epochs."""
     sv = dict(config["solver"])
@@ -217,6 +212,7 @@ def _make_solver(config, data, checkpoint, max_steps, progress):
                     augment=make_augment(aug["padding"], aug["flip"], aug["cutout"]),
                     print_every=10 ** 9, verbose=progress, progress=progress,
                     checkpoint_path=checkpoint if checkpoint_every else None,
+                    checkpoint_tag=config_id(config) if checkpoint_every else None,
                     checkpoint_every=(min(checkpoint_every, num_epochs) if checkpoint_every
                                       else None))
     return model, solver, keep
@@ -235,7 +231,7 @@ def _evaluate(model, data, flip_tta):
 
 
 def _write_run(out, config, params, solver, model, results, kept_epoch, timing, scale, max_steps):
-    """Write params.npz, W1.npy, history.json and summary.json; returns the summary."""
+    """Write params.npz, W1.npy, history.json and, last, summary.json; returns the summary."""
     save_params(out / "params.npz", params)
     atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
     lrs = [solver.base_learning_rate * (solver.lr_schedule(e) if solver.lr_schedule else 1.0)

@@ -103,3 +103,16 @@ def check_rng(where, name, rng):
         raise ValueError(f"{where}: {name} must be an np.random.Generator, "
                          f"got {type(rng).__name__}")
     return rng
+
+
+def check_labels(where, y, N, C):
+    """y as an (N,) integer array of class labels in [0, C), or a ValueError naming the problem."""
+    y = np.asarray(y)
+    if y.shape != (N,):
+        raise ValueError(f"{where}: y has shape {y.shape}, expected ({N},)")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{where}: labels must be integers in [0, {C}), got dtype {y.dtype}")
+    if N and (y.min() < 0 or y.max() >= C):
+        raise ValueError(f"{where}: labels must be integers in [0, {C}), got values in "
+                         f"[{y.min()}, {y.max()}]")
+    return y
