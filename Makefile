@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv train search submission notebooks report tex-deps sync-check bench clean
+.PHONY: all test venv lab train search submission notebooks report tex-deps sync-check bench clean
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -22,6 +22,10 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
+lab: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/lab.sh $(LAB_ARGS)
 
 train: $(STAMP)
 	$(BIN)/python -m code_base.training train --config configs/best.json --out runs/best --reuse
