@@ -93,9 +93,9 @@ def test_terminal_without_progress_prints_the_lines_only():
     assert len(lines) == 10 and all(LOG_LINE.match(line) for line in lines), lines
 
 
-def kernel_outputs(code, timeout=60):
+def kernel_outputs(code, sockets, timeout=60):
     """The iopub outputs of running ``code`` in a fresh ipykernel of this environment."""
-    km = KernelManager(kernel_name="python3", transport="ipc")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
     km.start_kernel(stderr=subprocess.DEVNULL)
     kc = km.client()
     kc.start_channels()
@@ -110,8 +110,8 @@ def kernel_outputs(code, timeout=60):
         km.shutdown_kernel(now=True)
 
 
-def test_jupyter_kernel_shows_a_widget_and_plain_lines():
-    outputs = kernel_outputs(TRAIN.replace("PROGRESS", "True"))
+def test_jupyter_kernel_shows_a_widget_and_plain_lines(tmp_path):
+    outputs = kernel_outputs(TRAIN.replace("PROGRESS", "True"), tmp_path)
     widgets = [m for m in outputs if m["msg_type"] == "display_data"]
     assert len(widgets) == 1
     assert "application/vnd.jupyter.widget-view+json" in widgets[0]["content"]["data"]

@@ -24,6 +24,8 @@ if [ "${#sources[@]}" -eq 0 ]; then
     exit 1
 fi
 
+sockets=$(mktemp -d)
+trap 'rm -rf "$sockets"' EXIT
 for src in "${sources[@]}"; do
     case "$src" in
         *.py) ;;
@@ -37,9 +39,10 @@ for src in "${sources[@]}"; do
     start=$(date +%s)
     # --update keeps the notebook's metadata (kernelspec) when the .ipynb exists already.
     jupytext --quiet --to ipynb --update "$src"
-    # The kernel talks to nbconvert over Unix sockets (ipc), not unencrypted TCP on localhost.
+    # The kernel talks to nbconvert over Unix sockets (ipc), not unencrypted TCP on localhost; the
+    # sockets' path is absolute, since the kernel runs in notebooks/ and nbconvert here.
     jupyter nbconvert --log-level=WARN --to notebook --execute --inplace \
-        --KernelManager.transport=ipc \
+        --KernelManager.transport=ipc --KernelManager.ip="$sockets/kernel" \
         --ExecutePreprocessor.kernel_name=python3 \
         --ExecutePreprocessor.timeout=1200 \
         --ExecutePreprocessor.record_timing=False \
