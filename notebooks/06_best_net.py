@@ -194,9 +194,9 @@ assert corr < 0.9 and W1_trained.std() > W1_start.std()
 #
 # The summary lists the test images the network gets wrong and how confident it was. The cell
 # below draws the sixteen most confident mistakes. CIFAR images are not ours to publish, so this
-# cell draws them only when the notebook runs: `tools/execute_notebooks.sh` clears the output of
-# every cell marked `CIFAR-PIXELS` before the notebook is saved, and the committed notebook holds
-# no image of the dataset.
+# cell draws them only when the notebook runs: `tools/notebook_clean.py` clears the output of
+# every cell marked `CIFAR-PIXELS` whenever the notebook is saved (by `tools/execute_notebooks.sh`
+# or from `make lab`'s JupyterLab), and the committed notebook holds no image of the dataset.
 
 # %%
 # CIFAR-PIXELS: this cell shows dataset images; its outputs are never committed.
