@@ -215,10 +215,13 @@ def test_every_notebook_opens_from_its_py_as_a_notebook_and_its_math_renders(pag
         opened = open_notebook(page, path)
         assert opened == {"factory": "Jupytext Notebook",
                           "cells": len(jupytext.read(REPO / path).cells)}, path
-        page.wait_for_timeout(500)  # MathJax typesets after the cells render
-        math = page.evaluate(MATH)
         has_math = "$" in "".join(c.source for c in jupytext.read(REPO / path).cells
                                   if c.cell_type == "markdown")
+        math, previous, deadline = page.evaluate(MATH), None, time.monotonic() + 60
+        while math != previous or (has_math and not math["formulas"]):  # MathJax is typesetting
+            assert time.monotonic() < deadline, (path, "MathJax did not finish in 60 s", math)
+            page.wait_for_timeout(300)
+            math, previous = page.evaluate(MATH), math
         assert (math["formulas"] > 0) == has_math, (path, math)
         # No TeX error, no literal backslash (\text{a\_b}), no operator name split (col 2 im).
         assert (math["errors"], math["backslashes"], math["split_names"]) == (0, 0, 0), (path, math)
