@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv train search submission notebooks report tex-deps sync-check bench clean
+.PHONY: all test venv lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -20,8 +20,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+# The browser test drives Debian's chromium: installed by `make browser-deps` when run as root.
 test: $(STAMP)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	$(BIN)/python -m pytest
+
+# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
+lab: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/lab.sh $(LAB_ARGS)
 
 train: $(STAMP)
 	$(BIN)/python -m code_base.training train --config configs/best.json --out runs/best --reuse
@@ -52,6 +58,11 @@ tex-deps:
 	apt-get update
 	apt-get install -y --no-install-recommends texlive-xetex texlive-fonts-recommended \
 	    texlive-plain-generic pandoc poppler-utils
+
+# Debian's chromium, for the JupyterLab browser test in `make test` (tests/test_lab_browser.py).
+browser-deps:
+	apt-get update
+	apt-get install -y chromium
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_notebook_sync.sh

@@ -15,11 +15,11 @@ are measured once before the first update (index 0 of the histories) and after e
 When training ends, model.params holds the parameters with the best validation accuracy.
 """
 import numpy as np
-from tqdm import tqdm  # the text bar: tqdm.auto would need ipywidgets inside Jupyter
 
 from . import optim
 from .utils.checkpoint import restore_solver, rng_state_to_array, save_solver
 from .utils.checks import check_int, check_real
+from .utils.progress import progress_bar
 
 __all__ = ["Solver", "TrainingDiverged"]
 
@@ -247,8 +247,8 @@ class Solver:
         ipe = self.iterations_per_epoch
         num_iterations = self.num_epochs * ipe
         N, bs = len(self.X_train), self.batch_size
-        with tqdm(total=num_iterations, initial=self.iteration, disable=not self.progress,
-                  desc="train", unit="it", dynamic_ncols=True) as bar:
+        with progress_bar(num_iterations, initial=self.iteration, enabled=self.progress,
+                          desc="train", unit="it", dynamic_ncols=True) as bar:
             if not self.val_acc_history:
                 self._record_accuracy(bar.write)
             while self.epoch < self.num_epochs:

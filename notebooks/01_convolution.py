@@ -246,7 +246,7 @@ assert np.allclose(out_img[:, 1, 1:-1, 1:-1] - 128, edges, rtol=0, atol=1e-9)
 # in several receptive fields was copied several times, so its gradient is the **sum** over its
 # copies. That summing step, `col2im`, is the adjoint of `im2col`:
 #
-# $$\frac{\partial L}{\partial x_n} = \operatorname{col2im}\!\left(W_{\text{mat}}^\top \delta_n\right),$$
+# $$\frac{\partial L}{\partial x_n} = \mathtt{col2im}\left(W_{\text{mat}}^\top \delta_n\right),$$
 #
 # after which the padding frame is cut away. `conv_backward` keeps $X^{\text{col}}$ from the
 # forward pass in its cache, so the backward pass is two matrix products and one col2im.

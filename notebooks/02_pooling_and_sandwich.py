@@ -123,7 +123,7 @@ assert err < 1e-7
 # others. So the upstream gradient of each output goes, unchanged, to the input that won its
 # window; every other input gets zero:
 #
-# $$\frac{\partial L}{\partial x_{n,c,p,q}} = \sum_{(i,j)\,:\,(p,q) = \operatorname{argmax of window}(i,j)}
+# $$\frac{\partial L}{\partial x_{n,c,p,q}} = \sum_{(i,j)\,:\,(p,q) = \text{argmax of window } (i,j)}
 #   \delta_{n,c,i,j}.$$
 #
 # (The sum matters only for overlapping windows, $S < k$.) When two inputs tie for the maximum the
@@ -198,9 +198,9 @@ for case, errors in rows:
 # function per block. Their backward pass is the chain rule in reverse order:
 #
 # $$\frac{\partial L}{\partial x} =
-#   \underbrace{\text{conv\_backward}}_{\text{Ch. 1}}\Big(
-#   \underbrace{\text{relu\_backward}}_{\delta \odot [a > 0]}\big(
-#   \underbrace{\text{max\_pool\_backward}}_{\text{route to winner}}(\delta)\big)\Big),
+#   \underbrace{\mathtt{conv\_backward}}_{\text{Ch. 1}}\Big(
+#   \underbrace{\mathtt{relu\_backward}}_{\delta \odot [a > 0]}\big(
+#   \underbrace{\mathtt{max\_pool\_backward}}_{\text{route to winner}}(\delta)\big)\Big),
 #   \qquad a = \text{conv}(x).$$
 #
 # Checking a chain numerically meets both kinds of kink at once: a pre-activation $a$ near $0$

@@ -128,8 +128,8 @@ n_train, n_val = s["num_train_samples"] or d["num_training"], d["num_validation"
 ax1.plot(epochs, history["train_acc_history"], "o-", ms=2, label=f"train ({n_train:,} images)")
 ax1.plot(epochs, history["val_acc_history"], "o-", ms=2, label=f"validation ({n_val:,} images)")
 ax1.axhline(summary["test_accuracy"], color="gray", ls=":", label="test, final")
-ax1.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0))
-ax1.legend(loc="lower right")
+ax1.set(xlabel="epoch", ylabel="accuracy", ylim=(0.7, 1.0))
+ax1.legend(loc="lower right", fontsize=7)  # below every curve after epoch 0
 plt.tight_layout()
 plt.show()
 

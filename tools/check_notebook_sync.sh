@@ -5,18 +5,23 @@
 #   bash tools/check_notebook_sync.sh          # exit 0 when in sync, 1 otherwise
 #
 # Fails when a .py has no .ipynb or the reverse, when the cells (type and source) differ, when a
-# code cell of the .ipynb was never executed, or when per-cell timing metadata was left in.
+# code cell of the .ipynb was never executed, or when the .ipynb is not in the clean form of
+# tools/notebook_clean.py (machine or timing metadata, widget outputs, CIFAR pixels).
 # Works without git. Fix a failure with `bash tools/execute_notebooks.sh notebooks/NAME.py`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python - <<'EOF'
+import copy
 import difflib
 import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+sys.path.insert(0, "tools")
+from notebook_clean import CIFAR_PIXELS, clean  # noqa: E402
 
 folder = Path("notebooks")
 sources = {p.stem: p for p in folder.glob("*.py")}
@@ -54,12 +59,16 @@ for stem in sorted(set(sources) & set(executed)):
     if unexecuted:
         problems.append(f"{ipynb}: code cells {unexecuted} have not been executed")
     pixels = [i for i, c in enumerate(run_nb.cells)
-              if c.cell_type == "code" and "# CIFAR-PIXELS" in c.source and c.outputs]
+              if c.cell_type == "code" and CIFAR_PIXELS in c.source and c.outputs]
     if pixels:
         problems.append(f"{ipynb}: CIFAR-PIXELS cells {pixels} have outputs (CIFAR images must not be committed)")
-    timed = [i for i, c in enumerate(run_nb.cells) if "execution" in c.metadata or "ExecuteTime" in c.metadata]
-    if timed:
-        problems.append(f"{ipynb}: cells {timed} carry timing metadata")
+    cleaned = clean(copy.deepcopy(run_nb))
+    if cleaned != run_nb:
+        where = ["notebook metadata"] if cleaned.metadata != run_nb.metadata else []
+        where += [f"cell {i}" for i, (a, b) in enumerate(zip(cleaned.cells, run_nb.cells)) if a != b]
+        problems.append(f"{ipynb}: not in the clean form of tools/notebook_clean.py "
+                        f"(timing or machine metadata, widget outputs or split streams) in "
+                        f"{', '.join(where)}")
 
 if not sources:
     problems.append(f"no notebooks found in {folder}")

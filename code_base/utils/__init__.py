@@ -1,2 +1,2 @@
-"""Helpers that know nothing of the network: argument checks, atomic files, checkpoint files and
-the CIFAR-10 download."""
+"""Helpers that know nothing of the network: argument checks, atomic files, checkpoint files,
+the CIFAR-10 download and progress bars."""

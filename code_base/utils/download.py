@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
+from .progress import progress_bar
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -67,8 +67,8 @@ def _fetch(url, dest, progress):
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         received = 0
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                  desc="cifar-10-python.tar.gz", disable=not progress) as bar:
+        with progress_bar(total, enabled=progress, unit="B", unit_scale=True, unit_divisor=1024,
+                          desc="cifar-10-python.tar.gz") as bar:
             while chunk := response.read(1 << 20):
                 dest.write(chunk)
                 md5.update(chunk)
@@ -86,7 +86,7 @@ def download_cifar10(cache_dir=None, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=
     - cache_dir: folder that will hold ``cifar-10-batches-py/`` (default ``default_cache_dir()``).
     - url: where the ``.tar.gz`` comes from (``file://`` URLs work, which the tests use).
     - md5: expected hex MD5 of the archive; a mismatch rejects it before it is opened.
-    - progress: show a tqdm progress bar.
+    - progress: show a progress bar (a widget in a notebook, text in a terminal).
 
     Returns the ``Path`` of ``cache_dir/cifar-10-batches-py``. Raises DownloadError on any failure,
     after removing every temporary file it created.
