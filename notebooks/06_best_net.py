@@ -230,12 +230,13 @@ plt.show()
 short_config = training.resolve_config(
     {**config, "solver": {**config["solver"], "keep": "best", "checkpoint_every": None}})
 with tempfile.TemporaryDirectory() as tmp:
+    out = Path(tmp) / "short"  # the run is built beside it, in .short.partial
     start = time.perf_counter()
-    short = training.run(short_config, tmp, max_steps=100, progress=False,
-                         log=lambda line: print(line.replace(tmp, "a temporary folder")))
+    short = training.run(short_config, out, max_steps=100, progress=False,
+                         log=lambda line: print(line.replace(tmp, "<a temporary folder>")))
     short_seconds = time.perf_counter() - start
-    saved = sorted(p.name for p in Path(tmp).iterdir())
-    params = training.load_params(Path(tmp) / "params.npz")
+    saved = sorted(p.name for p in out.iterdir())
+    params = training.load_params(out / "params.npz")
 print(f"{short['timing']['iterations']} updates in {short_seconds:.0f} s: test accuracy "
       f"{short['test_accuracy']:.3f}; files {saved}")
 
