@@ -1,7 +1,7 @@
-"""python -m code_base.submission {make-inputs,run,grade}: the hand-in files' command line.
+"""python -m code_base.submission {make-inputs,run,grade,pack,grade-class}: the hand-in files' command line.
 
 Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr).
-See code_base/submission/grader.py for what `grade` checks.
+See code_base/submission/grader.py for what `grade` checks, handin_cli.py for pack and grade-class.
 """
 
 import argparse
@@ -10,6 +10,7 @@ import sys
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
 from .files import INPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
+from .handin_cli import COMMANDS as HANDIN_COMMANDS, add_parsers as add_handin_parsers, run_command
 
 
 def _parser():
@@ -36,6 +37,8 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
+        if args.command in HANDIN_COMMANDS:
+            return run_command(args)
         if args.command == "make-inputs":
             write_folder(args.out, make_inputs(args.seed))
             print(f"wrote {len(INPUT_SHAPES)} input files to {args.out} (seed {args.seed})")
