@@ -8,7 +8,7 @@
 
 :mod:`.files` holds the CSV format (names, shapes, reading, atomic writing), :mod:`.compute` the
 assignment's calls on the inputs, :mod:`.grader` the checks of a student's outputs. The hand-in:
-:mod:`.handin` (its rules), :mod:`.pack` (the student's zip), :mod:`.classgrade` (grading a class
+:mod:`.handin` (its rules), :mod:`.packer` (`pack`, the student's zip), :mod:`.classgrade` (grading a class
 of zips: :mod:`.zipsafe` extracts, :mod:`.student_code` and :mod:`.child` run a student's code,
 :mod:`.classreport` writes the results), :mod:`.synthetic` (a synthetic class to try it on).
 """
@@ -23,7 +23,7 @@ from .grader import BOUND_TEXT, CheckResult, drop_bound, grade, results_table
 from .classgrade import ClassGrades, grade_class
 from .classreport import COLUMNS, Cell, StudentGrade, grades_table, problems_text
 from .handin import count_pages, student_id
-from .pack import PackError, PackResult, pack, pack_listing
+from .packer import PackError, PackResult, pack, pack_listing
 from .student_code import CodeRun
 from .synthetic import make_class, report_pdf, write_project, zip_project
 from .synthetic_code import MISTAKES

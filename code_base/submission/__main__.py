@@ -31,6 +31,7 @@ def _parser():
     p.add_argument("--outputs", default="output_files")
     p.add_argument("--reference", default=None,
                    help="folder of reference conv/maxpool outputs (default: computed here)")
+    add_handin_parsers(sub)
     return parser
 
 

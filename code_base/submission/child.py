@@ -103,9 +103,9 @@ def describe(error, root):
         where, message = (error.filename, error.lineno), str(error.msg)
     text = f"{type(error).__name__}: {message.splitlines()[0] if message else ''}".rstrip(": ")
     for frame in traceback.extract_tb(error.__traceback__):
-        if os.path.realpath(frame.filename).startswith(root + os.sep):
+        if not frame.filename.startswith("<") and os.path.realpath(frame.filename).startswith(root + os.sep):
             where = (frame.filename, frame.lineno)
-    if where and os.path.realpath(where[0]).startswith(root + os.sep):
+    if where and os.path.isabs(where[0]) and os.path.realpath(where[0]).startswith(root + os.sep):
         text += f" ({os.path.relpath(os.path.realpath(where[0]), root)}:{where[1]})"
     return text[:300]
 

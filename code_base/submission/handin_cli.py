@@ -9,7 +9,7 @@ from .classgrade import grade_class
 from .classreport import COLUMNS, grades_table, problems_text
 from .files import SubmissionError
 from .handin import REPORT_PAGES
-from .pack import MAX_FILE_BYTES, MAX_TOTAL_BYTES, PackError, pack, pack_listing
+from .packer import MAX_FILE_BYTES, MAX_TOTAL_BYTES, PackError, pack, pack_listing
 
 __all__ = ["COMMANDS", "add_parsers", "run_command"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from .child import CALLS
 from .files import INPUT_SHAPES, load_folder, write_folder
 from .handin import CODE_DIR, OUTPUT_DIR, REPORT, student_id
-from .pack import handin_members, write_zip
+from .packer import handin_members, write_zip
 from .student_code import assignment_params
 from .synthetic_code import MISTAKES, layers_source
 
