@@ -101,9 +101,9 @@ def grades_table(grades):
     """A compact table of the class: one row per student, one mark per check."""
     short = [_SHORT[f] for f in FUNCTIONS]
     head = f"{'id':12} {'archive':7} {'layout':6} {'report':6} {'pages':>5} | "
-    rows = [" " * len(head) + f"{'outputs (official inputs)':48}| code (fresh inputs)",
-            head + " ".join(f"{s:6}" for s in short) + " | " + " ".join(f"{s:6}" for s in short)
-            + " | passed"]
+    block = " ".join(f"{s:6}" for s in short)
+    rows = [" " * len(head) + f"{'outputs, official inputs':{len(block)}} | code, fresh inputs",
+            head + block + " | " + block + " | passed"]
     for g in grades:
         marks = [f"{_mark(g.cell(c)):6}" for c in COLUMNS]
         pages = "" if g.pages is None else str(g.pages)
