@@ -196,8 +196,9 @@ def spoil(project):
     np.save(project / "code_base" / "X_train.npy", np.zeros((2, 3, 32, 32), np.float32))
     (project / "code_base" / "env").mkdir()
     (project / "code_base" / "env" / "pyvenv.cfg").write_text("home = /usr\n")
-    with open(project / "code_base" / "big.bin", "wb") as f:
-        f.truncate(11 << 20)  # sparse: 11 MiB that take no disk
+    for name, mib in [("big.bin", 11), ("checkpoint_1.bin", 8), ("checkpoint_2.bin", 8)]:
+        with open(project / "code_base" / name, "wb") as f:
+            f.truncate(mib << 20)  # sparse: no disk taken
     (project / "code_base" / "link.py").symlink_to(project / "code_base" / "layers.py")
 
 
@@ -213,7 +214,8 @@ def test_pack_refuses_with_one_line_per_problem(project):
                 r"code_base/link\.py: a symbolic link",
                 r"code_base/datasets/cifar-10-batches-py/data_batch_1: CIFAR data",
                 r"output_files/: 1 of 22 grader checks fail, first conv_forward_out\.csv: rel error",
-                r"report\.pdf: 3 pages; the assignment asks for 1-2"]
+                r"report\.pdf: 3 pages; the assignment asks for 1-2",
+                r"the hand-in holds 27\.\d MiB, over the 25 MiB limit"]
     assert len(problems) == len(expected), problems
     for pattern in expected:
         assert sum(bool(re.match(pattern, p)) for p in problems) == 1, (pattern, problems)

@@ -213,6 +213,8 @@ def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0,
         if submissions.is_dir() else None
     if not zips:
         raise SubmissionError(f"{submissions}: " + ("no .zip files" if zips == [] else "folder not found"))
+    if not out.parent.is_dir():
+        raise SubmissionError(f"{out}: folder {out.parent} not found")
     load_folder(inputs, INPUT_SHAPES)  # unusable class inputs stop here, before any student
     feedback = Path(feedback) if feedback is not None else submissions / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
