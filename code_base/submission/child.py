@@ -17,7 +17,6 @@ import importlib
 import io
 import json
 import os
-import resource
 import sys
 import time
 import traceback
@@ -112,6 +111,8 @@ def describe(error, root):
 
 def set_limits(config):
     """Address space, CPU seconds, file size and no core files, for this process and its children."""
+    import resource  # Unix only: imported here so that the package still imports on Windows
+
     for limit, value in ((resource.RLIMIT_AS, config["memory_bytes"]),
                          (resource.RLIMIT_CPU, config["cpu_seconds"]),
                          (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_CORE, 0)):
