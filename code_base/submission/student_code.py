@@ -4,8 +4,8 @@ Each of the six functions runs in its own `python -I -S` process (see :mod:`.chi
 a new session, with only the student's folder and NumPy's on sys.path, an environment holding
 nothing of the grader's but locale and BLAS settings, a wall-clock timeout (the whole process
 group is killed when it runs out), and limits on memory (address space), CPU time and file size.
-A function that hangs, crashes or raises spoils only its own result. Each process costs about
-0.1 s of start-up (Python and NumPy).
+A function that hangs, crashes or raises spoils only its own result. Each process costs 0.1-0.3 s,
+mostly Python and NumPy starting.
 
 This is not a security sandbox: the student's code runs as the grading user and can read and
 write whatever that user can. Grade untrusted hand-ins inside a container or VM (README).
