@@ -52,7 +52,7 @@ report: $(STAMP)
 	$(BIN)/jupyter nbconvert --log-level=ERROR --to pdf --no-input \
 	    --template-file notebooks/report_pdf.tex.j2 --output-dir . --output report \
 	    notebooks/report.ipynb
-	bash tools/check_report.sh report.pdf
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_report.sh report.pdf
 
 tex-deps:
 	apt-get update

@@ -8,8 +8,9 @@
 # figures, `%.18e`).
 #
 # This chapter produces all ten output files with `code_base.submission.run`, grades them with
-# `code_base.submission.grade`, and shows that the grader notices a wrong submission. Everything
-# is written to temporary folders: the committed `output_files/` is read, never overwritten.
+# `code_base.submission.grade`, shows that the grader notices a wrong submission, then builds the
+# hand-in zip with `pack` and grades a small synthetic class with `grade_class`. Everything is
+# written to temporary folders: the committed `output_files/` is read, never overwritten.
 
 # %%
 # %matplotlib inline
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -183,6 +185,70 @@ assert status == {"run": 0, "grade": 0, "grade broken": 1}
 for name in OUTPUT_SHAPES:
     assert (cli_out / file_name(name)).read_bytes() == (fresh / file_name(name)).read_bytes(), name
 
+# %% [markdown]
+# ## 6. The hand-in, and grading a class
+#
+# The assignment ends with a zip: the folder `code_base/`, the folder `output_files/` and a 1-2 page
+# `report.pdf`, all inside a folder named by the student's ID, e.g. `e0123456g.zip`. `pack` builds it
+# from a project folder, but only after checking what a grader would hold against it: the ID is
+# letters and digits, `grade` passes on the outputs, the report is a PDF of 1-2 pages, and no CIFAR
+# data or oversized file is inside. The zip is reproducible: sorted members, one fixed timestamp
+# and fixed permissions, so the same files always give the same bytes.
+#
+# Here the project is a synthetic student's: a small hand-written `code_base/layers.py` with the six
+# functions in the assignment's conventions (not this package), its outputs and a blank 2-page PDF.
+
+# %%
+from code_base.submission import (COLUMNS, grade_class, grades_table, make_class, pack, pack_listing,
+                                  problems_text, write_project)
+
+project = write_project(work / "project", INPUTS, pages=2)
+class_dir = work / "submissions"
+class_dir.mkdir()
+packed = pack("E0123456G", root=project, out=class_dir)
+print(pack_listing(packed).replace(str(work), "<temporary folder>"))
+again = pack("e0123456g", root=project, out=work)
+assert again.path.read_bytes() == packed.path.read_bytes()  # byte for byte the same zip
+assert packed.path.name == "e0123456g.zip" and packed.pages == 2
+
+# %% [markdown]
+# The instructor's side grades every zip of a folder. Each one is extracted safely (a member that
+# climbs out with `..`, a link, a device or a zip bomb refuses the whole archive before anything is
+# inflated), its layout and report are checked, its `output_files/` are graded against the official
+# inputs, and then the student's **own code** runs on *fresh* inputs drawn from the instructor's seed,
+# one process per function with a timeout and a memory limit, and is graded the same way. Outputs
+# copied from a friend, or typed in, pass the first test and fail the second.
+#
+# The class below: the packed hand-in above, CS231n's keep-probability dropout, CS231n's per-side
+# padding, functions that return the official outputs typed in, a `layers.py` that imports CS231n's
+# never-compiled Cython extension, a file that is not a zip, and a zip whose member climbs out.
+
+# %%
+make_class(class_dir, INPUTS, {"e1000001k": "keep-p dropout", "e1000002p": "per-side padding",
+                               "e1000003h": "hard-coded outputs", "e1000004i": "import fails"})
+(class_dir / "e1000005n.zip").write_text("my hand-in is attached to the email")
+with zipfile.ZipFile(class_dir / "e1000006z.zip", "w") as z:
+    z.writestr("e1000006z/../../.bashrc", "echo owned\n")
+
+graded = grade_class(class_dir, work / "grades.csv", inputs=INPUTS, seed=2024, timeout=10)
+print(grades_table(graded.grades))
+print()
+print(problems_text(graded.grades, width=125))
+passed = {g.student_id: g.passed for g in graded.grades}
+assert passed == {"e0123456g": 15, "e1000001k": 11, "e1000002p": 11, "e1000003h": 9, "e1000004i": 9,
+                  "e1000005n": 0, "e1000006z": 0}
+assert len(COLUMNS) == 15
+
+# %% [markdown]
+# Each row of `grades.csv` holds the ID, one cell per check ("pass", "fail: why" for a wrong answer,
+# "error: why" when there was nothing to grade), the number passed and the report's page count, and
+# every student gets a feedback text with the grader's full tables. The per-function processes limit
+# mistakes, not malice: they are **not a security sandbox**, so a class of untrusted hand-ins is graded
+# inside a container or a throwaway VM (see the README).
+
+# %%
+print((class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0])
+
 # %%
 shutil.rmtree(work)
 
@@ -195,3 +261,5 @@ shutil.rmtree(work)
 #   their values and a binomial bound on the number of zeros; it flags each planted mistake and
 #   nothing else.
 # * The committed `output_files/` match what the code produces now, and pass the grader.
+# * `pack` builds the hand-in zip only once every check passes; `grade_class` grades a folder of
+#   zips, the students' own code included, on fresh inputs, and one bad zip never stops the class.

@@ -4,8 +4,9 @@
 #   bash tools/check_report.sh [report.pdf]
 #
 # Fails (exit 1, naming each problem) unless the PDF has 1..3 pages, its text contains the two
-# section headings and a test accuracy, and it embeds at least 2 images (the figures).
-# Needs poppler-utils (pdfinfo, pdftotext, pdfimages).
+# section headings and a test accuracy, it embeds at least 2 images (the figures), and pypdf's
+# page count (code_base.submission.count_pages, used by pack) agrees with pdfinfo's.
+# Needs poppler-utils (pdfinfo, pdftotext, pdfimages) and the venv's python on PATH.
 set -euo pipefail
 if [ "$#" -gt 0 ]; then
     pdf=$(realpath -m -- "$1")   # relative to where the script was called from
@@ -29,6 +30,14 @@ fail() { echo "FAIL: $*" >&2; problems=$((problems + 1)); }
 pages=$(pdfinfo "$pdf" | awk '/^Pages:/ {print $2}')
 if [ -z "$pages" ] || [ "$pages" -lt 1 ] || [ "$pages" -gt 3 ]; then
     fail "$pdf has ${pages:-no} pages, expected 1 to 3"
+fi
+
+# pack and grade-class count pages with pypdf (pure Python): it must agree with poppler on the
+# real report (xelatex writes compressed object streams). Needs the venv's python on PATH.
+if ! counted=$(python -c 'import sys; from code_base.submission import count_pages; print(count_pages(sys.argv[1]))' "$pdf"); then
+    fail "$pdf: code_base.submission.count_pages failed (is the venv's python on PATH?)"
+elif [ "$counted" != "$pages" ]; then
+    fail "$pdf: pypdf counts $counted pages, pdfinfo $pages"
 fi
 
 text=$(pdftotext -layout "$pdf" -)

@@ -3,9 +3,14 @@
     python -m code_base.submission make-inputs --seed 2017 --out input_files
     python -m code_base.submission run   --inputs input_files --outputs output_files [--seed 0]
     python -m code_base.submission grade --inputs input_files --outputs output_files [--reference DIR]
+    python -m code_base.submission pack  --id e0123456g [--out DIR] [--root DIR]
+    python -m code_base.submission grade-class --submissions DIR --out grades.csv [--seed S] ...
 
 :mod:`.files` holds the CSV format (names, shapes, reading, atomic writing), :mod:`.compute` the
-assignment's calls on the inputs, :mod:`.grader` the checks of a student's outputs.
+assignment's calls on the inputs, :mod:`.grader` the checks of a student's outputs. The hand-in:
+:mod:`.handin` (its rules), :mod:`.packer` (`pack`, the student's zip), :mod:`.classgrade` (grading a class
+of zips: :mod:`.zipsafe` extracts, :mod:`.student_code` and :mod:`.child` run a student's code,
+:mod:`.classreport` writes the results), :mod:`.synthetic` (a synthetic class to try it on).
 """
 
 from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_SEED,
@@ -15,6 +20,14 @@ from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_S
 from .files import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError, file_name,
                     format_array, load_array, load_folder, parse_values, write_folder)
 from .grader import BOUND_TEXT, CheckResult, drop_bound, grade, results_table
+from .classgrade import ClassGrades, grade_class
+from .classreport import COLUMNS, Cell, StudentGrade, grades_table, problems_text
+from .handin import count_pages, student_id
+from .packer import PackError, PackResult, pack, pack_listing
+from .student_code import CodeRun
+from .synthetic import make_class, report_pdf, write_project, zip_project
+from .synthetic_code import MISTAKES
+from .zipsafe import UnsafeArchiveError, ZipLimits
 
 __all__ = [
     "CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
@@ -24,4 +37,8 @@ __all__ = [
     "INPUT_SHAPES", "OUTPUT_SHAPES", "SubmissionError", "MissingFileError", "file_name",
     "format_array", "load_array", "load_folder", "parse_values", "write_folder",
     "BOUND_TEXT", "CheckResult", "drop_bound", "grade", "results_table",
+    "student_id", "count_pages", "PackError", "PackResult", "pack", "pack_listing",
+    "ClassGrades", "grade_class", "COLUMNS", "Cell", "StudentGrade", "grades_table", "problems_text",
+    "CodeRun", "ZipLimits", "UnsafeArchiveError",
+    "MISTAKES", "make_class", "report_pdf", "write_project", "zip_project",
 ]

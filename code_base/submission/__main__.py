@@ -1,7 +1,7 @@
-"""python -m code_base.submission {make-inputs,run,grade}: the hand-in files' command line.
+"""python -m code_base.submission {make-inputs,run,grade,pack,grade-class}: the hand-in files' command line.
 
 Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr).
-See code_base/submission/grader.py for what `grade` checks.
+See code_base/submission/grader.py for what `grade` checks, handin_cli.py for pack and grade-class.
 """
 
 import argparse
@@ -12,6 +12,7 @@ from ..utils.cli import ArgumentParser, non_negative_int
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
 from .files import INPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
+from .handin_cli import COMMANDS as HANDIN_COMMANDS, add_parsers as add_handin_parsers, run_command
 
 
 def _parser():
@@ -34,6 +35,7 @@ def _parser():
     p.add_argument("--outputs", default="output_files")
     p.add_argument("--reference", default=None,
                    help="folder of reference conv/maxpool outputs (default: computed here)")
+    add_handin_parsers(sub)
     return parser
 
 
@@ -48,6 +50,8 @@ def _check_fresh(folder, force):
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
+        if args.command in HANDIN_COMMANDS:
+            return run_command(args)
         if args.command == "make-inputs":
             _check_fresh(args.out, args.force)
             write_folder(args.out, make_inputs(args.seed))

@@ -1,0 +1,178 @@
+"""Run one of a student's layer functions, in a process of its own, for `grade-class`.
+
+    python -I -S code_base/submission/child.py CONFIG.json
+
+Started by :mod:`.student_code`: -I ignores every PYTHON* variable and the user's site folder and
+keeps this script's folder off sys.path; -S skips site, so no site-packages and no .pth file
+(such as an editable install of this repository) is read. sys.path is then set to the student's
+folder, NumPy's folder and the standard library, and it is checked that `code_base` comes from
+the student's folder. Limits on address space, CPU time and file size are set before any of the
+student's code runs. The verdict goes to a JSON file, the returned arrays to an .npz file.
+
+This module imports only the standard library (NumPy after the limits): it runs outside the
+package. The grader also imports it, for CALLS, the assignment's calls of the six functions.
+"""
+import contextlib
+import importlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def _conv_forward(m, a, params):
+    x, w, b = a["conv_forward_in_x"], a["conv_forward_in_w"], a["conv_forward_in_b"]
+    out, _ = m.conv_forward(x, w, b, dict(params["conv_forward"]))
+    return {"conv_forward_out": out}
+
+
+def _conv_backward(m, a, params):
+    x, w, b = a["conv_backward_in_x"], a["conv_backward_in_w"], a["conv_backward_in_b"]
+    _, cache = m.conv_forward(x, w, b, dict(params["conv_backward"]))
+    dx, dw, db = m.conv_backward(a["conv_backward_in_dout"], cache)
+    return {"conv_backward_out_dx": dx, "conv_backward_out_dw": dw, "conv_backward_out_db": db}
+
+
+def _max_pool_forward(m, a, params):
+    out, _ = m.max_pool_forward(a["maxpool_forward_in_x"], dict(params["pool"]))
+    return {"maxpool_forward_out": out}
+
+
+def _max_pool_backward(m, a, params):
+    _, cache = m.max_pool_forward(a["maxpool_backward_in_x"], dict(params["pool"]))
+    return {"maxpool_backward_out": m.max_pool_backward(a["maxpool_backward_in_dout"], cache)}
+
+
+def _dropout_forward(m, a, params):
+    p = params["dropout_forward_p"]
+    return {f"dropout_forward_out_{mode}": m.dropout_forward(a["dropout_forward_in_x"].copy(),
+                                                             {"mode": mode, "p": p})[0]
+            for mode in ("train", "test")}
+
+
+def _dropout_backward(m, a, params):
+    p, out = params["dropout_backward_p"], {}
+    for mode in ("train", "test"):
+        _, cache = m.dropout_forward(a["dropout_backward_in_x"].copy(), {"mode": mode, "p": p})
+        out[f"dropout_backward_out_{mode}"] = m.dropout_backward(a["dropout_backward_in_dout"].copy(),
+                                                                 cache)
+    return out
+
+
+# function -> (the module attributes it needs, the assignment's call: (module, inputs, params) -> outputs)
+CALLS = {
+    "conv_forward": (("conv_forward",), _conv_forward),
+    "conv_backward": (("conv_forward", "conv_backward"), _conv_backward),
+    "max_pool_forward": (("max_pool_forward",), _max_pool_forward),
+    "max_pool_backward": (("max_pool_forward", "max_pool_backward"), _max_pool_backward),
+    "dropout_forward": (("dropout_forward",), _dropout_forward),
+    "dropout_backward": (("dropout_forward", "dropout_backward"), _dropout_backward),
+}
+
+
+class Capture(io.TextIOBase):
+    """A stdout that keeps the first `keep` characters and counts the lines written."""
+
+    def __init__(self, keep=300):
+        super().__init__()
+        self.keep, self.head, self.chars, self.line_ends = keep, "", 0, 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        self.chars += len(text)
+        self.line_ends += text.count("\n")
+        if len(self.head) < self.keep:
+            self.head = (self.head + text)[:self.keep]
+        return len(text)
+
+    def report(self):
+        lines = self.line_ends + (1 if self.chars and not self.head.endswith("\n") else 0)
+        return {"lines": lines if self.chars else 0, "head": self.head}
+
+
+def describe(error, root):
+    """'TypeError: ... (code_base/layers.py:12)': the error and the student's line it came from."""
+    where, message = None, str(error)
+    if isinstance(error, SyntaxError) and error.filename:
+        where, message = (error.filename, error.lineno), str(error.msg)
+    text = f"{type(error).__name__}: {message.splitlines()[0] if message else ''}".rstrip(": ")
+    for frame in traceback.extract_tb(error.__traceback__):
+        if not frame.filename.startswith("<") and os.path.realpath(frame.filename).startswith(root + os.sep):
+            where = (frame.filename, frame.lineno)
+    if where and os.path.isabs(where[0]) and os.path.realpath(where[0]).startswith(root + os.sep):
+        text += f" ({os.path.relpath(os.path.realpath(where[0]), root)}:{where[1]})"
+    return text[:300]
+
+
+def set_limits(config):
+    """Address space, CPU seconds, file size and no core files, for this process and its children."""
+    import resource  # Unix only: imported here so that the package still imports on Windows
+
+    for limit, value in ((resource.RLIMIT_AS, config["memory_bytes"]),
+                         (resource.RLIMIT_CPU, config["cpu_seconds"]),
+                         (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_CORE, 0)):
+        hard = resource.getrlimit(limit)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
+
+
+def _import(root, capture):
+    """(the student's code_base.layers, None) or (None, verdict)."""
+    try:
+        with contextlib.redirect_stdout(capture):
+            module = importlib.import_module("code_base.layers")
+    except BaseException as e:  # SystemExit too: a student's exit() at import is their error
+        return None, {"status": "import", "message": describe(e, root)}
+    found = os.path.realpath(getattr(module, "__file__", None) or "")
+    if not found.startswith(root + os.sep):
+        return None, {"status": "foreign", "message": f"code_base.layers came from {found}, "
+                                                      "outside the submission"}
+    return module, {"module": found}
+
+
+def run(config):
+    root = os.path.realpath(config["root"])
+    import numpy as np
+
+    inputs = dict(np.load(config["inputs"], allow_pickle=False))
+    at_import, during_call = Capture(), Capture()
+    module, verdict = _import(root, at_import)
+    verdict["printed_at_import"] = at_import.report()
+    if module is None:
+        return verdict
+    needs, call = CALLS[config["function"]]
+    missing = [name for name in needs if not callable(getattr(module, name, None))]
+    if missing:
+        return {**verdict, "status": "missing", "message": "code_base.layers has no "
+                + " or ".join(missing)}
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(during_call):
+            outputs = call(module, inputs, config["params"])
+        arrays = {name: np.asarray(value, dtype=np.float64) for name, value in outputs.items()}
+    except BaseException as e:
+        return {**verdict, "status": "raised", "message": describe(e, root),
+                "printed": during_call.report()}
+    np.savez(config["result"], **arrays)
+    return {**verdict, "status": "ok", "seconds": time.perf_counter() - start,
+            "printed": during_call.report()}
+
+
+def main(argv):
+    with open(argv[1]) as f:
+        config = json.load(f)
+    set_limits(config)
+    sys.path[:0] = [config["root"], *config["paths"]]
+    sys.dont_write_bytecode = True
+    verdict = run(config)
+    with open(config["verdict"], "w") as f:
+        json.dump(verdict, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

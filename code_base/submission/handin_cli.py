@@ -1,0 +1,84 @@
+"""The hand-in's commands, `pack` and `grade-class`, added to `python -m code_base.submission`.
+
+Exit codes: pack 0 (written) or 1 (a check failed, one `error:` line each); grade-class 0 when
+the class was graded, whatever the students' results; both 2 for unusable arguments or folders.
+"""
+import sys
+
+from .classgrade import grade_class
+from .classreport import COLUMNS, grades_table, problems_text
+from .files import SubmissionError
+from .handin import REPORT_PAGES
+from .packer import MAX_FILE_BYTES, MAX_TOTAL_BYTES, PackError, pack, pack_listing
+
+__all__ = ["COMMANDS", "add_parsers", "run_command"]
+
+COMMANDS = ("pack", "grade-class")
+
+
+def add_parsers(sub):
+    p = sub.add_parser(
+        "pack", help="build the hand-in zip ID.zip after checking it",
+        description="Zip code_base/, output_files/ and report.pdf under a folder named by your ID, "
+                    "after checking: the ID (letters and digits, written in lower case), `grade` "
+                    f"passing, report.pdf of {REPORT_PAGES[0]}-{REPORT_PAGES[1]} pages, no CIFAR data, "
+                    f"no file over {MAX_FILE_BYTES >> 20} MiB and at most {MAX_TOTAL_BYTES >> 20} MiB in all.")
+    p.add_argument("--id", required=True, help="your student ID, e.g. e0123456g")
+    p.add_argument("--out", default=None, help="folder to write ID.zip in (default: the project folder)")
+    p.add_argument("--root", default=None,
+                   help="the project folder (default: the nearest of . and its parents with code_base/)")
+    p = sub.add_parser(
+        "grade-class", help="grade a folder of hand-in zips: grades.csv and feedback",
+        description="For every ID.zip: safe extraction, layout, report pages, the grader on the "
+                    "student's output_files, then the student's code_base run on fresh inputs in "
+                    "separate processes with a timeout and a memory limit. NOT a security sandbox: "
+                    "grade untrusted hand-ins inside a container or VM (see README).")
+    p.add_argument("--submissions", required=True, help="folder of ID.zip files")
+    p.add_argument("--out", required=True, help="CSV file to write, e.g. grades.csv")
+    p.add_argument("--inputs", default="input_files", help="the class's input files (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the fresh inputs (default: drawn at random and printed)")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds each student function may run (default: %(default)s)")
+    p.add_argument("--memory-mb", type=int, default=1024,
+                   help="address-space limit of each student process (default: %(default)s)")
+    p.add_argument("--feedback", default=None, help="folder of the feedback texts (default: SUBMISSIONS/feedback)")
+
+
+def _pack(args):
+    try:
+        result = pack(args.id, root=args.root, out=args.out)
+    except PackError as e:
+        for problem in e.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    print(pack_listing(result))
+    return 0
+
+
+def _grade_class(args):
+    def progress(g):
+        print(f"{g.student_id:12} {g.passed:2d}/{len(COLUMNS)}", flush=True)
+
+    result = grade_class(args.submissions, args.out, inputs=args.inputs, seed=args.seed,
+                         timeout=args.timeout, memory_mb=args.memory_mb, feedback=args.feedback,
+                         progress=progress)
+    grades = result.grades
+    print()
+    print(grades_table(grades))
+    problems = problems_text(grades)
+    if problems:
+        print("\n" + problems)
+    perfect = sum(g.passed == len(COLUMNS) for g in grades)
+    print(f"\n{len(grades)} submissions graded in {result.seconds:.1f} s "
+          f"({result.seconds / len(grades):.2f} s each), {perfect} passed every check; "
+          f"fresh inputs from seed {result.seed}")
+    print(f"wrote {result.csv_path} and the feedback in {result.feedback_dir}/")
+    return 0
+
+
+def run_command(args):
+    """Run `pack` or `grade-class`; the exit code. SubmissionError (exit 2) is left to the caller."""
+    if args.command == "pack":
+        return _pack(args)
+    return _grade_class(args)
