@@ -279,3 +279,14 @@ def test_checkpoints_and_params_are_plain_zip_archives(tmp_path):
         assert archive.namelist() == ["W.npy", "b.npy"]
     loaded = training.load_params(tmp_path / "a.npz")
     assert all(np.array_equal(loaded[k], v) and loaded[k].dtype == v.dtype for k, v in params.items())
+
+
+@pytest.mark.parametrize("extra, code, message", [
+    (["--seed", "-1"], 2, "--seed: must be an integer >= 0, got -1"),
+    (["--timeout", "-3"], 2, "timeout must be a finite number > 0, got -3.0"),
+    (["--memory-mb", "10"], 2, "memory_mb must be an integer >= 64, got 10"),
+])
+def test_grade_class_checks_its_arguments(tmp_path, capsys, extra, code, message):
+    argv = ["grade-class", "--submissions", str(tmp_path), "--out", str(tmp_path / "g.csv"), *extra]
+    assert message in one_line_error(capsys, run_cli(submission_cli, argv), code)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ the class was graded, whatever the students' results; both 2 for unusable argume
 """
 import sys
 
+from ..utils.cli import non_negative_int
 from .classgrade import grade_class
 from .classreport import COLUMNS, grades_table, problems_text
 from .files import SubmissionError
@@ -36,7 +37,7 @@ def add_parsers(sub):
     p.add_argument("--submissions", required=True, help="folder of ID.zip files")
     p.add_argument("--out", required=True, help="CSV file to write, e.g. grades.csv")
     p.add_argument("--inputs", default="input_files", help="the class's input files (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=non_negative_int, default=None,
                    help="seed of the fresh inputs (default: drawn at random and printed)")
     p.add_argument("--timeout", type=float, default=10.0,
                    help="seconds each student function may run (default: %(default)s)")
@@ -81,4 +82,7 @@ def run_command(args):
     """Run `pack` or `grade-class`; the exit code. SubmissionError (exit 2) is left to the caller."""
     if args.command == "pack":
         return _pack(args)
-    return _grade_class(args)
+    try:
+        return _grade_class(args)
+    except ValueError as e:  # an argument out of range: one line, like argparse's
+        raise SubmissionError(str(e)) from None
