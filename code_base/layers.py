@@ -5,8 +5,9 @@ Shape letters: N batch, C channels, H/W height/width, F filters, HH/WW filter si
 and M outputs of an affine layer.  Every function keeps the floating-point dtype of its inputs
 and checks its arguments, naming the function, the argument and what it found.
 
-The convolution has a faster kernel (:mod:`code_base.fast`), chosen by the first line of
-``conv_forward``; ``with code_base.fast.disabled():`` runs the code below it instead.
+The convolution and the max pool have faster kernels (:mod:`code_base.fast`), chosen by the
+first line of ``conv_forward`` and ``max_pool_forward``; ``with code_base.fast.disabled():``
+runs the code below it instead.
 """
 
 from typing import NamedTuple
@@ -149,6 +150,9 @@ def max_pool_forward(x, pool_param):
     Returns (out, cache): out (N, C, H_out, W_out), H_out = 1 + (H - pool_height) / stride,
     likewise W_out; cache (x, out, (pool_height, pool_width, stride)).
     """
+    if fast.enabled() and fast.pool_tiles_input(x, pool_param):
+        # Windows that tile the input: record each window's first maximum, on threads.
+        return fast.max_pool_forward(x, pool_param)
     check_array("max_pool_forward", "x", x, ndim=4)
     ph, pw, stride, H_out, W_out = pool_geometry("max_pool_forward", x.shape, pool_param)
     offsets = [(i, j) for i in range(ph) for j in range(pw)]
@@ -168,6 +172,8 @@ def max_pool_backward(dout, cache):
     Inputs: dout (N, C, H_out, W_out); cache from :func:`max_pool_forward`.
     Returns dx: (N, C, H, W).
     """
+    if isinstance(cache, fast.FastPoolCache):  # made by the fast forward pass
+        return fast.max_pool_backward(dout, cache)
     x, out, (ph, pw, stride) = cache
     H_out, W_out = out.shape[2:]
     check_array("max_pool_backward", "dout", dout, ndim=4)

@@ -451,3 +451,37 @@ def test_buffers_are_reused_only_when_nothing_references_them():
 def test_small_arrays_are_plain_numpy_arrays():
     small = buffers.empty((10, 10), np.float32)
     assert small.flags.owndata and small.nbytes < buffers.MIN_BYTES
+
+
+POOL_CASES = [  # x shape, (pool h, w, stride), fast kernel
+    ((6, 4, 16, 16), (2, 2, 2), True),  # the benchmark's pool
+    ((3, 2, 12, 9), (3, 3, 3), True),
+    ((2, 3, 34, 34), (17, 17, 17), True),  # more offsets than a byte holds
+    ((3, 2, 11, 11), (3, 3, 2), False),  # overlapping windows
+    ((2, 2, 8, 8), (2, 2, 3), False),  # gaps between windows
+]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3])
+@pytest.mark.parametrize("case", POOL_CASES, ids=[f"{c[0]}-pool{c[1]}" for c in POOL_CASES])
+def test_max_pool_fast_equals_plain(case, num_threads):
+    from code_base.layers import max_pool_backward, max_pool_forward
+
+    x_shape, (ph, pw, stride), tiles = case
+    rng = np.random.default_rng(sum(x_shape))
+    x = rng.standard_normal(x_shape)
+    x[0, 0, :2, :2] = 1.5  # a tie: the first maximum in row-major order takes the gradient
+    param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    with fast.disabled():
+        dout = rng.standard_normal(max_pool_forward(x, param)[0].shape)
+    caches = []
+
+    def run():
+        out, cache = max_pool_forward(x, param)
+        caches.append(cache)
+        return out, max_pool_backward(dout, cache)
+
+    got, want = fast_and_plain(run, num_threads)
+    assert isinstance(caches[0], fast.FastPoolCache) == tiles
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

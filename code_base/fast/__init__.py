@@ -12,6 +12,8 @@ plain function                  fast kernel
 / ``conv_backward``             bias as a row of ones, reused buffers
 ``layer_utils.conv_relu_pool``  :mod:`.conv_pool`: conv + ReLU + pool fused, for pools that
                                 tile the image (the model's 2x2, stride 2)
+``layers.max_pool_forward``     :mod:`.pool`: for windows that tile the input, each window's
+/ ``max_pool_backward``         first maximum recorded in a byte, on threads
 ``layer_utils.affine_relu``     :mod:`.affine`: the products split over blocks of w
 ``optim.adam`` (in place)       :mod:`.adam`: the update block by block in cache, on threads
 the model's L2 term             :mod:`.l2`: loss and gradient terms in one pass, on threads
@@ -28,6 +30,7 @@ from .adam import adam_update
 from .affine import FastAffineReluCache, affine_relu_backward, affine_relu_forward
 from .conv import FastConvCache, conv_backward, conv_forward
 from .l2 import add_l2
+from .pool import FastPoolCache, max_pool_backward, max_pool_forward, pool_tiles_input
 from .conv_pool import (FusedConvReluPoolCache, conv_relu_pool_backward, conv_relu_pool_forward,
                         pool_tiles, super_kernel)
 from .settings import configure, default_threads, disabled, enabled, num_threads, threads
@@ -38,5 +41,6 @@ __all__ = [
     "conv_relu_pool_forward", "conv_relu_pool_backward", "FusedConvReluPoolCache", "pool_tiles",
     "super_kernel",
     "affine_relu_forward", "affine_relu_backward", "FastAffineReluCache",
+    "max_pool_forward", "max_pool_backward", "FastPoolCache", "pool_tiles_input",
     "adam_update", "add_l2",
 ]

@@ -1,10 +1,10 @@
 """Fast affine -> ReLU: the products split over threads by blocks of the weight matrix.
 
 The same computation as :func:`code_base.layer_utils.affine_relu_forward`.  Each thread
-reads only its block of w, which matters when w is the network's largest array: the
-forward product splits w into column blocks (output units), the backward products into
-row blocks (input features), so every thread writes its own part of the output, of dw
-and of dx.  BLAS is held to one thread meanwhile.
+reads only its block of w, which matters when w is the network's largest array: w is split
+into row blocks (input features); forward, each thread multiplies its columns of x by its
+rows of w and the partial products are added; backward, each thread writes its rows of dw
+and its columns of dx.  BLAS is held to one thread meanwhile.
 """
 
 from typing import NamedTuple
@@ -34,9 +34,11 @@ def affine_relu_forward(x, w, b, num_threads=None):
     dtype = np.result_type(x, w)
     x2 = buffers.empty((N, D), dtype)
     x2.reshape(x.shape)[...] = x  # one copy, whatever the layout of x
-    out = np.empty((N, M), dtype=dtype)
-    with single_threaded_blas():
-        parallel_map(lambda u: np.matmul(x2, w[:, u], out=out[:, u]), split(M, threads), threads)
+    with single_threaded_blas():  # sum over row blocks of w: (N, d) @ (d, M) each
+        partial = parallel_map(lambda f: x2[:, f] @ w[f], split(D, threads), threads)
+    out = partial[0]
+    for other in partial[1:]:
+        out += other
     out += b
     np.maximum(out, 0, out=out)
     return out, FastAffineReluCache(x.shape, x2, w, out > 0)

@@ -98,8 +98,10 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
     dtype = np.result_type(x, w)
     x = x.astype(dtype, copy=False)
     w_sup = super_kernel(w.astype(dtype, copy=False), S, ph, pw)  # (blocks*F, C*Hs*Ws)
-    pooled = buffers.empty((F, N, L1), dtype)
+    pre_relu = np.empty((F, N, L1), dtype)  # the pooled maxima plus the bias
+    out = np.empty((F, N, L1), dtype)
     argmax = np.empty((F, N, L1), dtype=np.min_scalar_type(blocks - 1))
+    bias = b.astype(dtype, copy=False)[:, None, None]
 
     def shard(s):
         n = s.stop - s.start
@@ -107,14 +109,15 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
                     out=buffers.empty((C * Hs * Ws, n * L1), dtype))  # (C*Hs*Ws, n*L1)
         conv = buffers.empty((blocks * F, n * L1), dtype)
         np.matmul(w_sup, xs, out=conv)
-        _pool_blocks(conv.reshape(blocks, F, n * L1), pooled[:, s], argmax[:, s])
+        _pool_blocks(conv.reshape(blocks, F, n * L1), pre_relu[:, s], argmax[:, s])
+        pre_relu[:, s] += bias
+        np.maximum(pre_relu[:, s], 0, out=out[:, s])  # the ReLU
         return s, xs
 
     shards = map_shards(shard, N, threads)
-    pre_relu = pooled.reshape(F, N, H_pool, W_pool) + b.astype(dtype, copy=False)[:, None, None, None]
-    out = np.maximum(pre_relu, 0)  # (F, N, H_pool, W_pool)
+    pre_relu = pre_relu.reshape(F, N, H_pool, W_pool)
     cache = FusedConvReluPoolCache(x.shape, w.shape, w_sup, shards, argmax, pre_relu, S, pad, ph)
-    return out.transpose(1, 0, 2, 3), cache
+    return out.reshape(F, N, H_pool, W_pool).transpose(1, 0, 2, 3), cache
 
 
 def _pool_blocks(conv, pooled, argmax):
@@ -150,9 +153,6 @@ def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
     check_array(where, "dout", dout, ndim=4)
     F, N, H_pool, W_pool = cache.pre_relu.shape
     check_shape(where, "dout", dout, (N, F, H_pool, W_pool))
-    dpre = dout.transpose(1, 0, 2, 3) * (cache.pre_relu > 0)  # (F, N, H_pool, W_pool)
-    db = dpre.sum(axis=(1, 2, 3))
-    dpre = dpre.reshape(F, N, H_pool * W_pool)
     S, pad, ph = cache.stride, cache.pad, cache.pool
     blocks = ph * ph
     _, C, H, W = cache.x_shape
@@ -163,24 +163,30 @@ def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
     dx_cn = np.empty((C, N, H, W), dtype=dtype) if compute_dx else None
 
     def shard(part):  # the forward pass's shards, with their columns
-        dw_sup = np.zeros(w_sup.shape, dtype=dtype)
+        dw_sup_t = np.zeros(w_sup.shape[::-1], dtype=dtype)  # (C*Hs*Ws, blocks*F)
+        db = np.zeros(F, dtype=np.result_type(dtype, dout))
         for s, xs in cache.shards[part]:
             n = s.stop - s.start
             which = argmax[:, s].reshape(F, n * L1)
-            d = dpre[:, s].reshape(F, n * L1)
+            d = dout[s].transpose(1, 0, 2, 3) * (cache.pre_relu[:, s] > 0)  # (F, n, H_p, W_p)
+            db += d.sum(axis=(1, 2, 3))
+            d = d.reshape(F, n * L1)
             dconv = buffers.empty((blocks, F, n * L1), dtype)
             hit = np.empty((F, n * L1), dtype=bool)
             for k in range(blocks):  # the gradient goes to the block of the first maximum
                 np.equal(which, k, out=hit)
                 np.multiply(d, hit, out=dconv[k])
             dconv = dconv.reshape(blocks * F, n * L1)
-            dw_sup += dconv @ xs.T  # the transposed operand costs no copy in BLAS
+            # dw_sup = dconv @ xs.T, computed transposed: BLAS runs this shape faster.
+            dw_sup_t += xs @ dconv.T
             if compute_dx:
                 dx_cn[:, s] = col2im_cn(w_sup.T @ dconv, (n, C, H, W), Hs, Ws,
                                         S * ph, pad)  # adjoint of the im2col above
-        return dw_sup
+        return dw_sup_t, db
 
-    dw_sup = sum(map_shards(shard, len(cache.shards), threads))
+    parts = map_shards(shard, len(cache.shards), threads)
+    dw_sup = sum(part[0] for part in parts).T
+    db = sum(part[1] for part in parts)
     dx = None if dx_cn is None else dx_cn.transpose(1, 0, 2, 3)
     return dx, _fold_super_kernel(dw_sup, cache.w_shape, S, ph, ph), db
 

@@ -1,0 +1,89 @@
+"""Fast max pooling for windows that tile the input (e.g. 2x2, stride 2), on threads.
+
+The plain layer (:func:`code_base.layers.max_pool_forward`) keeps x and out, and its backward
+pass finds each window's first maximum again by comparing every offset of x with out.  Here the
+forward pass records, for each window, the offset of its first maximum in one byte, the way the
+fused conv-pool kernel does (``conv_pool._pool_blocks``); the backward pass then only compares
+that byte with each offset and writes dout there.  When the windows tile the input every
+element of dx is written once, so dx needs no zeroing.  ``num_threads`` threads share the batch.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..geometry import pool_geometry
+from ..utils.checks import check_array, check_shape
+from .parallel import map_shards
+from .settings import num_threads as resolve_threads
+
+__all__ = ["pool_tiles_input", "FastPoolCache", "max_pool_forward", "max_pool_backward"]
+
+
+def pool_tiles_input(x, pool_param, where="max_pool_forward"):
+    """True when the pool's windows tile x (N, C, H, W) exactly: stride = window, no remainder."""
+    check_array(where, "x", x, ndim=4)
+    ph, pw, stride, H_out, W_out = pool_geometry(where, x.shape, pool_param)
+    return stride == ph and stride == pw and x.shape[2:] == (ph * H_out, pw * W_out)
+
+
+class FastPoolCache(NamedTuple):
+    x_shape: tuple       # (N, C, H, W)
+    first: np.ndarray    # (N, C, H_out, W_out): the offset i * pw + j of each window's first max
+    window: tuple        # (ph, pw)
+    dtype: np.dtype      # of x
+
+
+def _offsets(ph, pw):
+    return [(i, j) for i in range(ph) for j in range(pw)]
+
+
+def max_pool_forward(x, pool_param, num_threads=None):
+    """Max pooling for a tiling pool: out (N, C, H_out, W_out) and a :class:`FastPoolCache`."""
+    threads = resolve_threads(num_threads, "max_pool_forward")
+    if not pool_tiles_input(x, pool_param):
+        raise ValueError(f"max_pool_forward: the fast kernel needs windows that tile the input, "
+                         f"got {pool_param} for {x.shape}")
+    N, C, H, W = x.shape
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    x6 = x.reshape(N, C, H // ph, ph, W // pw, pw)  # a view when x is contiguous
+    out = np.empty((N, C, H // ph, W // pw), dtype=x.dtype)
+    first = np.empty(out.shape, dtype=np.min_scalar_type(ph * pw - 1))
+
+    def shard(s):
+        best, which = out[s], first[s]
+        np.copyto(best, x6[s, :, :, 0, :, 0])
+        which[...] = 0
+        higher = np.empty(best.shape, dtype=bool)
+        k_where_higher = np.empty(best.shape, dtype=which.dtype)
+        # Offset k holds a new maximum where it beats all before it, so the last such k is
+        # the FIRST offset holding the maximum.
+        for k, (i, j) in enumerate(_offsets(ph, pw)[1:], 1):
+            values = x6[s, :, :, i, :, j]
+            np.greater(values, best, out=higher)
+            np.multiply(higher, which.dtype.type(k), out=k_where_higher)
+            np.maximum(which, k_where_higher, out=which)
+            np.maximum(best, values, out=best)
+
+    map_shards(shard, N, threads)
+    return out, FastPoolCache(x.shape, first, (ph, pw), x.dtype)
+
+
+def max_pool_backward(dout, cache, num_threads=None):
+    """Backward pass of :func:`max_pool_forward`: dx (N, C, H, W), dout at each first maximum."""
+    threads = resolve_threads(num_threads, "max_pool_backward")
+    check_array("max_pool_backward", "dout", dout, ndim=4)
+    check_shape("max_pool_backward", "dout", dout, cache.first.shape)
+    N, C, H, W = cache.x_shape
+    ph, pw = cache.window
+    dx = np.empty(cache.x_shape, dtype=np.result_type(cache.dtype, dout))
+    d6 = dx.reshape(N, C, H // ph, ph, W // pw, pw)
+
+    def shard(s):
+        hit = np.empty(cache.first[s].shape, dtype=bool)
+        for k, (i, j) in enumerate(_offsets(ph, pw)):
+            np.equal(cache.first[s], k, out=hit)
+            np.multiply(dout[s], hit, out=d6[s, :, :, i, :, j])
+
+    map_shards(shard, N, threads)
+    return dx
