@@ -16,6 +16,7 @@ kernels use one thread per core.
 
 import contextlib
 import contextvars
+import functools
 import os
 from typing import NamedTuple
 
@@ -35,6 +36,7 @@ _current = contextvars.ContextVar("code_base_fast", default=_Settings(True, None
 _UNCHANGED = object()
 
 
+@functools.cache
 def default_threads():
     """The number of threads used when none is given: the number of cores."""
     return os.cpu_count() or 1
