@@ -6,7 +6,7 @@ the same checks, so a bad argument gets the same message on either path.
 
 from .utils.checks import check_array, check_int, check_params
 
-__all__ = ["conv_geometry", "check_conv_bias", "pool_geometry", "check_affine"]
+__all__ = ["conv_geometry", "check_conv_bias", "pool_geometry", "pool_tiles_shape", "check_affine"]
 
 
 def conv_geometry(where, x, w, conv_param):
@@ -67,6 +67,13 @@ def pool_geometry(where, x_shape, pool_param):
                 f"{H}x{W}: ({axis} - {k}) = {size - k} is not divisible by {stride}"
             )
     return ph, pw, stride, 1 + (H - ph) // stride, 1 + (W - pw) // stride
+
+
+def pool_tiles_shape(where, shape, pool_param):
+    """True when the pool's windows tile an (N, C, H, W) shape exactly: stride = window, no
+    remainder (checks pool_param first)."""
+    ph, pw, stride, H_out, W_out = pool_geometry(where, shape, pool_param)
+    return stride == ph == pw and tuple(shape[2:]) == (ph * H_out, pw * W_out)
 
 
 def check_affine(where, x, w, b):

@@ -4,6 +4,7 @@ In-process tests interrupt training at chosen points (a KeyboardInterrupt from i
 the subprocess tests kill a real command with SIGKILL.
 """
 
+import importlib.util
 import json
 import os
 import signal
@@ -42,17 +43,16 @@ def quiet_run(config, out, **kwargs):
     return training.run(config, out, progress=False, log=lambda m: None, **kwargs)
 
 
-def folder_state(folder):
-    """Every file of a folder and its bytes (summary.json's timing and date left out)."""
-    state = {}
-    for p in sorted(Path(folder).iterdir()):
-        data = p.read_bytes()
-        if p.name == "summary.json":
-            summary = json.loads(data)
-            summary.pop("timing"), summary.pop("finished")
-            data = json.dumps(summary, sort_keys=True).encode()
-        state[p.name] = data
-    return state
+def _kill_audit():
+    spec = importlib.util.spec_from_file_location("kill_audit", REPO / "tools" / "kill_audit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Every file of a folder and its bytes (summary.json's timing and date left out): the snapshot
+# tools/kill_audit.py compares runs by.
+folder_state = _kill_audit().state
 
 
 def interrupt_at(monkeypatch, iteration):

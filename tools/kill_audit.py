@@ -40,7 +40,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def state(folder):
-    """Every file and its bytes, leaving out the summary's timing and date."""
+    """Every file of the folder and its bytes (summary.json's timing and date left out), or None."""
     if not folder.exists():
         return None
     files = {}

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..geometry import check_conv_bias, conv_geometry, pool_geometry
+from ..geometry import check_conv_bias, conv_geometry, pool_tiles_shape
 from ..im2col import col2im_cn, im2col
 from ..utils.checks import check_array, check_shape
 from . import buffers
@@ -46,9 +46,7 @@ __all__ = ["pool_tiles", "super_kernel", "FusedConvReluPoolCache", "conv_relu_po
 def pool_tiles(x, w, conv_param, pool_param, where="conv_relu_pool_forward"):
     """True when the pool's windows tile the convolution's output exactly (checks all four)."""
     _, _, H_out, W_out = conv_geometry(where, x, w, conv_param)
-    conv_shape = (x.shape[0], w.shape[0], H_out, W_out)
-    ph, pw, stride, H_pool, W_pool = pool_geometry(where, conv_shape, pool_param)
-    return stride == ph == pw and H_out == ph * H_pool and W_out == pw * W_pool
+    return pool_tiles_shape(where, (x.shape[0], w.shape[0], H_out, W_out), pool_param)
 
 
 def super_kernel(w, S, ph, pw):
@@ -83,13 +81,13 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
     """
     where = "conv_relu_pool_forward"
     threads = resolve_threads(num_threads, where)
-    if not pool_tiles(x, w, conv_param, pool_param, where):
-        raise ValueError(f"{where}: the fused kernel needs a pool that tiles the conv output "
-                         f"(pool_height == pool_width == stride), got {pool_param}")
-    check_conv_bias(where, b, w)
     S, pad, H_out, W_out = conv_geometry(where, x, w, conv_param)
     N, C, _, _ = x.shape
     F, _, HH, WW = w.shape
+    if not pool_tiles_shape(where, (N, F, H_out, W_out), pool_param):
+        raise ValueError(f"{where}: the fused kernel needs a pool that tiles the conv output "
+                         f"(pool_height == pool_width == stride), got {pool_param}")
+    check_conv_bias(where, b, w)
     ph = pw = pool_param["stride"]
     blocks = ph * pw
     Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)

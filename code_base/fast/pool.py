@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..geometry import pool_geometry
+from ..geometry import pool_tiles_shape
 from ..utils.checks import check_array, check_shape
 from .parallel import map_shards
 from .settings import num_threads as resolve_threads
@@ -23,8 +23,7 @@ __all__ = ["pool_tiles_input", "FastPoolCache", "max_pool_forward", "max_pool_ba
 def pool_tiles_input(x, pool_param, where="max_pool_forward"):
     """True when the pool's windows tile x (N, C, H, W) exactly: stride = window, no remainder."""
     check_array(where, "x", x, ndim=4)
-    ph, pw, stride, H_out, W_out = pool_geometry(where, x.shape, pool_param)
-    return stride == ph and stride == pw and x.shape[2:] == (ph * H_out, pw * W_out)
+    return pool_tiles_shape(where, x.shape, pool_param)
 
 
 class FastPoolCache(NamedTuple):
