@@ -18,7 +18,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from ..utils.fileio import atomic_write
+from ..utils.fileio import atomic_write, zip_member
 from .files import OUTPUT_SHAPES, SubmissionError, file_name
 from .grader import grade
 from .handin import (CODE_DIR, OUTPUT_DIR, REPORT, REPORT_PAGES, count_pages, holds_images,
@@ -29,7 +29,6 @@ __all__ = ["MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "PackError", "PackResult", "find
 
 MAX_FILE_BYTES = 10 << 20
 MAX_TOTAL_BYTES = 25 << 20
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 class PackError(SubmissionError):
@@ -120,9 +119,7 @@ def write_zip(path, members):
         with zipfile.ZipFile(f, "w") as z:
             for name, source in members:
                 is_dir = source is None
-                info = zipfile.ZipInfo(name + "/" if is_dir else name, date_time=ZIP_EPOCH)
-                info.create_system = 3  # Unix, so that the modes below are read
-                info.external_attr = ((0o40755 << 16) | 0x10) if is_dir else (0o100644 << 16)
+                info = zip_member(name, 0o755 if is_dir else 0o644, folder=is_dir)
                 info.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
                 data = b"" if is_dir else source if isinstance(source, bytes) else source.read_bytes()
                 z.writestr(info, data, compresslevel=9)

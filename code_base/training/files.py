@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.fileio import atomic_write
+from ..utils.fileio import atomic_write, zip_member
 
 __all__ = ["save_json", "save_params", "load_params", "load_run", "sha256"]
 
@@ -41,9 +41,7 @@ def save_params(path, params):
     def write(f):
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
             for name in sorted(params):
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                with archive.open(info, "w", force_zip64=True) as member:
+                with archive.open(zip_member(f"{name}.npy"), "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asarray(params[name]), allow_pickle=False)
 
     atomic_write(path, write)

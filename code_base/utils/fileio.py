@@ -14,6 +14,7 @@ import errno
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 TEMPORARY_SUFFIX = ".tmp"
@@ -56,6 +57,20 @@ def atomic_write(path, write):
     except BaseException:
         os.remove(tmp)
         raise
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip member can carry
+
+
+def zip_member(name, mode=0o644, folder=False):
+    """A ZipInfo that depends on nothing but its arguments: fixed timestamp, Unix mode bits.
+
+    Writing the same members in the same order with such infos gives the same bytes.
+    """
+    info = zipfile.ZipInfo(name + "/" if folder else name, date_time=ZIP_EPOCH)
+    info.create_system = 3  # Unix, so that readers honour the mode bits
+    info.external_attr = ((0o40000 | mode) << 16 | 0x10) if folder else (0o100000 | mode) << 16
+    return info
 
 
 def remove_temporaries(folder):
