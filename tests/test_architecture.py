@@ -22,8 +22,12 @@ LAYERS = [
     ({"layers", "layer_utils"}, 3),
     ({"classifiers", "optim", "solver", "data_utils", "gradient_check", "vis_utils"}, 4),
     ({"training"}, 5),
-    ({"submission"}, 5),
+    ({"check"}, 5),
+    ({"submission"}, 6),
+    ({"release"}, 7),
 ]
+# Packages that are a group of their own (their modules may import each other).
+PACKAGES = ("training", "check", "submission", "release", "fast", "utils")
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 
@@ -99,7 +103,7 @@ def group_of(name):
     top = name.split(".")[1] if name.count(".") else ""
     for members, rank in LAYERS:
         if top in members:
-            return top if top in ("training", "submission", "fast", "utils") else frozenset(members), rank
+            return top if top in PACKAGES else frozenset(members), rank
     return None, None
 
 

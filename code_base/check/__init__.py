@@ -1,0 +1,8 @@
+"""The student's check: which of the assignment's functions pass, on public cases.
+
+    python -m code_base.check [NAME ...] [-v]       (or `make check`)
+
+:mod:`.manifest` lists the functions a student writes (the release stubs exactly these);
+:mod:`.reference` holds the assignment's published reference values; :mod:`.notebook` is the
+IPython extension the chapters load (check cells, and cells that need an unwritten function).
+"""
