@@ -15,7 +15,6 @@ operation comes to this machine's NumPy matrix product of a square 1024 matrix.
 
 import argparse
 import contextlib
-import inspect
 import os
 import sys
 import tracemalloc
@@ -26,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
 
+from code_base import fast  # noqa: E402
 from code_base.classifiers.cnn import ThreeLayerConvNet  # noqa: E402
 from code_base.layers import (conv_backward, conv_forward, max_pool_backward,  # noqa: E402
                               max_pool_forward)
@@ -170,16 +170,15 @@ def step_flops(hidden):
 def make_numpy_step(dtype, hidden, threads, seed):
     kwargs = dict(input_dim=(C, H, W), num_filters=F, filter_size=HH, hidden_dim=hidden,
                   num_classes=NUM_CLASSES, weight_scale=1e-2, reg=0.0, seed=seed, dtype=dtype)
-    if "num_threads" in inspect.signature(ThreeLayerConvNet).parameters:
-        kwargs["num_threads"] = threads
     model = ThreeLayerConvNet(**kwargs)
     # In place, as the Solver updates (its default): torch.optim.Adam is in place too.
     configs = {k: {"learning_rate": 1e-3, "inplace": True} for k in model.params}
 
-    def step(X, y):
-        _, grads = model.loss(X, y)
-        for k, w in model.params.items():
-            model.params[k], configs[k] = adam(w, grads[k], configs[k])
+    def step(X, y):  # as training runs it: the thread count set by the caller
+        with fast.configure(num_threads=threads), fast.session():
+            _, grads = model.loss(X, y)
+            for k, w in model.params.items():
+                model.params[k], configs[k] = adam(w, grads[k], configs[k])
 
     return model, step
 

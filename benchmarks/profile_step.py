@@ -28,12 +28,15 @@ import sys, time
 import numpy as np
 sys.path.insert(0, {repo!r})
 from code_base.classifiers.cnn import ThreeLayerConvNet
+from code_base import fast
 from code_base.optim import adam
 rng = np.random.default_rng(0)
 dtype = np.dtype({dtype!r})
 model = ThreeLayerConvNet(input_dim=(3, 32, 32), num_filters=32, filter_size=7,
                           hidden_dim={hidden}, num_classes=10, weight_scale=1e-2, seed=0,
-                          dtype=dtype, num_threads={threads})
+                          dtype=dtype)
+fast.configure(num_threads={threads}).__enter__()  # the whole child runs on these threads
+fast.session().__enter__()
 configs = {{k: {{"learning_rate": 1e-3, "inplace": True}} for k in model.params}}
 X = rng.standard_normal((50, 3, 32, 32)).astype(dtype)
 y = rng.integers(0, 10, 50)
@@ -55,7 +58,7 @@ print(steps, time.perf_counter() - start, flush=True)
 GROUPS = [
     ("conv forward product (fused, super-kernel)", r"conv_pool\.py.*np\.matmul\(w_sup"),
     ("conv weight-gradient product", r"conv_pool\.py.*xs @ dconv"),
-    ("shifted columns: im2col copy and padding", r"im2col\.py"),
+    ("shifted columns: im2col copy and padding", r"columns\.py"),
     ("pool maxima and first-maximum record", r"_pool_blocks"),
     ("backward: gradient to each window's first maximum", r"conv_relu_pool_backward.*(hit|dconv)"),
     ("bias, ReLU and its mask", r"conv_pool\.py.*(relu|bias|pre_relu)|affine\.py.*(active|maximum|\+= b)"),

@@ -4,6 +4,8 @@ The plain layers (:mod:`code_base.layers`) and the fast kernels (:mod:`code_base
 the same checks, so a bad argument gets the same message on either path.
 """
 
+import numpy as np
+
 from .utils.checks import check_array, check_int, check_params
 
 __all__ = ["conv_geometry", "check_conv_bias", "pool_geometry", "pool_tiles_shape", "check_affine"]
@@ -85,8 +87,9 @@ def check_affine(where, x, w, b):
         raise ValueError(f"{where}: x must have a batch axis (N, d_1, ..., d_k), got a 0-d array")
     N = x.shape[0]
     D, M = w.shape
-    if x.size != N * D:
-        raise ValueError(f"{where}: x of shape {x.shape} flattens to {x.size // max(N, 1)} "
+    per_example = int(np.prod(x.shape[1:]))  # d_1 * ... * d_k, also for an empty batch
+    if per_example != D:
+        raise ValueError(f"{where}: x of shape {x.shape} flattens to {per_example} "
                          f"values per example, but w has shape {w.shape} (D = {D})")
     if b.shape != (M,):
         raise ValueError(f"{where}: b has shape {b.shape}, expected ({M},)")

@@ -1,13 +1,14 @@
 """Sandwich layers: common chains of layers as one forward/backward pair.
 
 Each forward pass runs its layers in order and keeps their caches; each backward pass is the
-chain rule, the layers' backward passes in reverse order.  Two sandwiches have a fused fast
-kernel (:mod:`code_base.fast`), chosen by their first line; ``with code_base.fast.disabled():``
-runs the chain below it instead.  A backward pass follows the cache its forward pass made.
+chain rule, the layers' backward passes in reverse order.
 """
 
 import numpy as np
 
+# Two sandwiches have a fused kernel in code_base.fast, chosen by their first line;
+# `with code_base.fast.disabled():` runs the chain below it instead.  A backward pass follows
+# the cache its forward pass made.
 from . import fast
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward, max_pool_backward,
                      max_pool_forward, relu_backward, relu_forward)

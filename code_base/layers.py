@@ -4,16 +4,15 @@
 Shape letters: N batch, C channels, H/W height/width, F filters, HH/WW filter size, D inputs
 and M outputs of an affine layer.  Every function keeps the floating-point dtype of its inputs
 and checks its arguments, naming the function, the argument and what it found.
-
-The convolution and the max pool have faster kernels (:mod:`code_base.fast`), chosen by the
-first line of ``conv_forward`` and ``max_pool_forward``; ``with code_base.fast.disabled():``
-runs the code below it instead.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
+# The convolution and the max pool have faster kernels in code_base.fast, chosen by the first
+# line of conv_forward and max_pool_forward; `with code_base.fast.disabled():` runs the code
+# below that line instead (the tests compare the two).
 from . import fast
 from .geometry import check_affine, check_conv_bias, conv_geometry, pool_geometry
 from .im2col import col2im, im2col
@@ -134,11 +133,6 @@ def conv_backward(dout, cache, compute_dx=True):
     return dx, dw, db
 
 
-def _window_offset(x, i, j, stride, H_out, W_out):
-    """The values at offset (i, j) of every pooling window: a (N, C, H_out, W_out) view of x."""
-    return x[:, :, i : i + stride * H_out : stride, j : j + stride * W_out : stride]
-
-
 def max_pool_forward(x, pool_param):
     """Max pooling forward pass.
 
@@ -155,10 +149,11 @@ def max_pool_forward(x, pool_param):
         return fast.max_pool_forward(x, pool_param)
     check_array("max_pool_forward", "x", x, ndim=4)
     ph, pw, stride, H_out, W_out = pool_geometry("max_pool_forward", x.shape, pool_param)
-    offsets = [(i, j) for i in range(ph) for j in range(pw)]
-    out = _window_offset(x, 0, 0, stride, H_out, W_out).copy()
-    for i, j in offsets[1:]:
-        np.maximum(out, _window_offset(x, i, j, stride, H_out, W_out), out=out)
+    out = np.full((*x.shape[:2], H_out, W_out), -np.inf, dtype=x.dtype)
+    for i in range(ph):
+        for j in range(pw):
+            at_ij = x[:, :, i : i + stride * H_out : stride, j : j + stride * W_out : stride]
+            np.maximum(out, at_ij, out=out)  # (N, C, H_out, W_out), offset (i, j) of each window
     return out, (x, out, (ph, pw, stride))
 
 
@@ -182,9 +177,13 @@ def max_pool_backward(dout, cache):
     unclaimed = np.ones(out.shape, dtype=bool)  # windows whose first maximum is not found yet
     for i in range(ph):
         for j in range(pw):
-            first = (_window_offset(x, i, j, stride, H_out, W_out) == out) & unclaimed
+            rows, cols = slice(i, i + stride * H_out, stride), slice(j, j + stride * W_out, stride)
+            at_ij = x[:, :, rows, cols]  # (N, C, H_out, W_out)
+            # A NaN is a window's maximum (np.maximum propagates it): the first NaN is "it".
+            is_max = (at_ij == out) | (np.isnan(at_ij) & np.isnan(out))
+            first = is_max & unclaimed
             unclaimed &= ~first
-            _window_offset(dx, i, j, stride, H_out, W_out)[...] += dout * first
+            dx[:, :, rows, cols] += dout * first
     return dx
 
 

@@ -28,6 +28,8 @@ parameters stay float32.
 """
 import numpy as np
 
+# Adam's in-place update has a kernel in code_base.fast (block by block, on threads), chosen by
+# one line of adam; `with code_base.fast.disabled():` runs the code below that line instead.
 from . import fast
 from .utils.checks import check_bool, check_int, check_real
 
@@ -79,10 +81,6 @@ def validate_config(rule, config=None):
         cfg[key] = check_real(where, f"config['{key}']", cfg[key], low, high, low_open=low_open,
                               high_open=high_open)
     cfg["inplace"] = check_bool(where, "config['inplace']", cfg["inplace"])
-    if cfg.get("num_threads", 0) is None:
-        del cfg["num_threads"]  # None is the default; configs hold numbers only (checkpoints)
-    if "num_threads" in cfg:
-        check_int(where, "config['num_threads']", cfg["num_threads"], 1)
     for key in rule.state_scalars:
         cfg[key] = check_int(where, f"config['{key}']", cfg.get(key, 0), 0)
     return cfg
@@ -175,7 +173,7 @@ def rmsprop(w, dw, config=None):
 
 
 @_rule({"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
-       state_arrays=("m", "v"), state_scalars=("t",), options=("inplace", "num_threads"))
+       state_arrays=("m", "v"), state_scalars=("t",), options=("inplace",))
 def adam(w, dw, config=None):
     """Adam: momentum on the gradient and RMSProp scaling, both bias-corrected.
 
@@ -191,16 +189,12 @@ def adam(w, dw, config=None):
     - m, v: state, moving averages of dw and dw**2 (default zeros).
     - t: state, number of steps taken so far (default 0).
     - inplace: overwrite w and config['m'], config['v'] (default False).
-    - num_threads: threads of the fast in-place update (default: see code_base.fast).
     """
     dw, cfg = _prepare(adam, w, dw, config)
     lr, beta1, beta2, eps = (cfg[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = cfg["t"] = cfg["t"] + 1
-    if cfg["inplace"] and fast.enabled():
-        # The same update, block by block in cache and on threads, written into w, m and v.
-        fast.adam_update(w, dw, cfg["m"], cfg["v"], lr, beta1, beta2, eps, t,
-                         cfg.get("num_threads"))
-        return w, cfg
+    if cfg["inplace"] and fast.enabled():  # the same update, block by block on threads
+        return fast.adam_inplace(w, dw, cfg)
     m = beta1 * cfg["m"] + (1 - beta1) * dw
     v = beta2 * cfg["v"] + (1 - beta2) * dw**2
     m_hat = m / (1 - beta1**t)

@@ -5,6 +5,7 @@ on the shapes below, for one to three threads.  The switch, the thread helpers a
 buffers have tests of their own.
 """
 
+import os
 import platform
 import threading
 
@@ -13,9 +14,10 @@ import pytest
 
 from code_base import fast
 from code_base.classifiers.cnn import ThreeLayerConvNet
-from code_base.fast import buffers, fpu, parallel
-from code_base.fast.conv import conv_backward_cn, conv_forward_cn
-from code_base.im2col import im2col
+from code_base.fast import buffers, columns, fpu, parallel
+from code_base.fast.settings import resolve_threads
+from code_base.fast.conv import conv_backward_channel_major, conv_forward_channel_major
+from code_base.im2col import col2im, im2col
 from code_base.layer_utils import (affine_relu_backward, affine_relu_forward,
                                    conv_relu_pool_backward, conv_relu_pool_forward)
 from code_base.layers import ConvCache, conv_backward, conv_forward
@@ -154,12 +156,12 @@ def test_sharded_conv_equals_one_thread(num_threads, with_bias):
     w = rng.standard_normal((4, 3, 3, 3))
     b = rng.standard_normal(4) if with_bias else None
     conv_param = {"stride": 2, "pad": 2}
-    out1, cache1 = conv_forward_cn(x, w, b, conv_param, num_threads=1)
-    outk, cachek = conv_forward_cn(x, w, b, conv_param, num_threads=num_threads)
+    out1, cache1 = conv_forward_channel_major(x, w, b, conv_param, num_threads=1)
+    outk, cachek = conv_forward_channel_major(x, w, b, conv_param, num_threads=num_threads)
     np.testing.assert_allclose(outk, out1, rtol=1e-13, atol=1e-13)
     dout = rng.standard_normal(out1.shape)
-    got = conv_backward_cn(dout, cachek, num_threads=num_threads)
-    want = conv_backward_cn(dout, cache1, num_threads=1)
+    got = conv_backward_channel_major(dout, cachek, num_threads=num_threads)
+    want = conv_backward_channel_major(dout, cache1, num_threads=1)
     assert (got[2] is None) == (not with_bias)
     assert_same(got, want, 1e-12)
 
@@ -170,11 +172,11 @@ def test_bias_row_gives_the_same_outputs_and_db_as_an_explicit_sum():
     w = rng.standard_normal((3, 2, 3, 3))
     b = np.array([0.5, -1.0, 2.0])
     conv_param = {"stride": 1, "pad": 2}
-    with_b, cache = conv_forward_cn(x, w, b, conv_param)
-    without_b, _ = conv_forward_cn(x, w, None, conv_param)
+    with_b, cache = conv_forward_channel_major(x, w, b, conv_param)
+    without_b, _ = conv_forward_channel_major(x, w, None, conv_param)
     np.testing.assert_allclose(with_b, without_b + b[:, None, None, None], rtol=1e-13)
     dout = rng.standard_normal(with_b.shape)
-    _, _, db = conv_backward_cn(dout, cache)
+    _, _, db = conv_backward_channel_major(dout, cache)
     np.testing.assert_allclose(db, dout.sum(axis=(1, 2, 3)), rtol=1e-12)
 
 
@@ -189,13 +191,27 @@ def test_im2col_fills_a_block_of_columns_in_place():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 2, 4, 4))
     whole = np.full((2 * 3 * 3 + 1, 3 * 2 * 16), -1.0)
-    im2col(x, 3, 3, 1, 2, out=whole[:18, 16:48])
-    np.testing.assert_array_equal(whole[:18, 16:48], im2col(x, 3, 3, 1, 2))
+    columns.im2col(x, 3, 3, 1, 2, out=whole[:18, 16:48])
+    np.testing.assert_array_equal(whole[:18, 16:48], im2col(x, 3, 3, 1, 2))  # the textbook's
     assert (whole[:, :16] == -1).all() and (whole[18] == -1).all()  # nothing else touched
     with pytest.raises(ValueError, match=r"out must be an array of shape \(18, 32\)"):
-        im2col(x, 3, 3, 1, 2, out=np.zeros((18, 31)))
+        columns.im2col(x, 3, 3, 1, 2, out=np.zeros((18, 31)))
     with pytest.raises(ValueError, match="contiguous rows"):
-        im2col(x, 3, 3, 1, 2, out=np.zeros((18, 64))[:, ::2])
+        columns.im2col(x, 3, 3, 1, 2, out=np.zeros((18, 64))[:, ::2])
+
+
+@pytest.mark.parametrize("x_shape, HH, WW, stride, pad", [
+    ((2, 3, 7, 9), 3, 5, 2, 4), ((1, 2, 6, 6), 4, 4, 2, 0), ((3, 1, 5, 5), 5, 5, 1, 0),
+    ((2, 3, 8, 8), 7, 7, 1, 6)])
+def test_fast_columns_equal_the_textbook_ones(x_shape, HH, WW, stride, pad):
+    rng = np.random.default_rng(sum(x_shape))
+    x = rng.standard_normal(x_shape)
+    cols = im2col(x, HH, WW, stride, pad)
+    np.testing.assert_array_equal(columns.im2col(x, HH, WW, stride, pad), cols)
+    dcols = rng.standard_normal(cols.shape)
+    np.testing.assert_allclose(
+        columns.col2im_channel_major(dcols, x_shape, HH, WW, stride, pad).transpose(1, 0, 2, 3),
+        col2im(dcols, x_shape, HH, WW, stride, pad), rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("num_threads", [1, 2, 3])
@@ -233,21 +249,6 @@ def test_blocked_inplace_adam_equals_the_plain_formula(dtype, tol, monkeypatch):
     assert_same(states[0], states[1], tol)
 
 
-@pytest.mark.parametrize("num_threads", [1, 2, 3])
-@pytest.mark.parametrize("strided", [False, True])
-def test_add_l2_equals_the_two_terms(num_threads, strided, monkeypatch):
-    monkeypatch.setattr("code_base.fast.l2._BLOCK", 100)  # many blocks and a remainder
-    rng = np.random.default_rng(num_threads)
-    w, grad = rng.standard_normal((2, 13, 37)), rng.standard_normal((2, 13, 37))
-    if strided:
-        w, grad = w[:, ::2], grad[:, ::2]
-    expected_grad, expected_loss = grad + 0.3 * w, 0.5 * 0.3 * np.sum(w**2)
-    assert fast.add_l2(grad, w, 0.3, num_threads) == pytest.approx(expected_loss, rel=1e-12)
-    np.testing.assert_allclose(grad, expected_grad, rtol=1e-15)
-    with pytest.raises(ValueError, match=r"grad has shape \(3,\) but w has shape \(2,\)"):
-        fast.add_l2(np.zeros(3), np.zeros(2), 0.1)
-
-
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_model_step_fast_equals_plain(dropout):
     rng = np.random.default_rng(12)
@@ -268,17 +269,18 @@ def test_model_step_fast_equals_plain(dropout):
 
 
 def test_switch_is_scoped_and_restored():
-    assert fast.enabled() and fast.num_threads() == fast.default_threads()
+    cores = os.cpu_count() or 1
+    assert fast.enabled() and fast.num_threads() == cores
     with fast.disabled():
         assert not fast.enabled()
         with fast.configure(num_threads=3):
             assert not fast.enabled() and fast.num_threads() == 3
-        assert fast.num_threads() == fast.default_threads()
+        assert fast.num_threads() == cores
     with pytest.raises(RuntimeError):
         with fast.configure(enabled=False, num_threads=1):
             raise RuntimeError("inside the block")
-    assert fast.enabled() and fast.num_threads() == fast.default_threads()
-    assert fast.num_threads(5) == 5  # an explicit count wins
+    assert fast.enabled() and fast.num_threads() == cores
+    assert resolve_threads(5, "where") == 5  # a kernel's explicit count wins
 
 
 def test_switch_is_per_thread():
@@ -322,7 +324,7 @@ def test_switch_rejects_bad_values(kwargs, message):
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
 def test_thread_counts_are_checked(value):
     with pytest.raises(ValueError, match="where: num_threads must be"):
-        fast.num_threads(value, "where")
+        resolve_threads(value, "where")
 
 
 # ----------------------------------------------------------------------------- flush to zero
@@ -352,9 +354,9 @@ def test_kernel_jobs_flush_subnormals_and_the_caller_is_restored():
     flushed = parallel.parallel_map(lambda _: product_is_flushed(), range(4), 2)
     assert flushed == [True] * 4 and not product_is_flushed()
     assert parallel.parallel_map(lambda _: product_is_flushed(), [0], 1) == [True]  # inline too
-    with fast.threads(2):
+    with fast.session():
         assert product_is_flushed()
-    with fast.disabled(), fast.threads(2):
+    with fast.disabled(), fast.session():
         assert not product_is_flushed()  # the plain path keeps the platform's arithmetic
 
 

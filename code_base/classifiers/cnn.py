@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from .. import fast
 from ..layer_utils import (affine_relu_backward, affine_relu_forward, conv_relu_pool_backward,
                            conv_relu_pool_forward)
 from ..layers import (affine_backward, affine_forward, dropout_backward, dropout_forward,
@@ -28,15 +27,12 @@ class ThreeLayerConvNet:
     of dropping a hidden unit (0 disables the layer).  ``seed`` seeds the generator used
     for the initial weights and the dropout masks.
 
-    ``num_threads`` (default: the number of cores) is the thread count of the fast kernels the
-    layers dispatch to (:mod:`code_base.fast`), BLAS being held to one thread meanwhile; results
-    equal the one-thread computation up to float rounding, and ``with code_base.fast.disabled():``
-    runs the plain layers instead.
+    The model only composes layers: how they run (thread counts, kernels) is its caller's choice.
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100,
                  num_classes=10, weight_scale=1e-3, reg=0.0, dropout=0.0, seed=None,
-                 dtype=np.float32, num_threads=None):
+                 dtype=np.float32):
         where = "ThreeLayerConvNet"
         if len(input_dim) != 3:
             raise ValueError(f"{where}: input_dim must be (C, H, W), got {input_dim}")
@@ -54,7 +50,6 @@ class ThreeLayerConvNet:
         self.reg = check_real(where, "reg", reg, 0)
         dropout = check_probability(where, "dropout (the probability of dropping a unit)",
                                     dropout, allow_one=False)
-        self.num_threads = fast.num_threads(num_threads, where)
         self.dtype = np.dtype(dtype)
         self.input_dim = (C, H, W)
         self.conv_param = {"stride": 1, "pad": fs - 1}
@@ -63,18 +58,30 @@ class ThreeLayerConvNet:
         self.dropout_param = None
         if dropout > 0:
             self.dropout_param = {"mode": "train", "p": dropout, "rng": self.rng}
+        params = self.init_params(F, fs, hidden_dim, num_classes, weight_scale)
+        self.params = {k: np.asarray(v).astype(self.dtype) for k, v in params.items()}
+
+    def init_params(self, num_filters, filter_size, hidden_dim, num_classes, weight_scale):
+        """The initial parameters: weights ~ weight_scale * N(0, 1) (from self.rng), biases 0.
+
+        Returns {name: array} with, for input_dim (C, H, W) and F = num_filters:
+        W1 (F, C, filter_size, filter_size), b1 (F,); W2 (F * H/2 * W/2, hidden_dim),
+        b2 (hidden_dim,); W3 (hidden_dim, num_classes), b3 (num_classes,).
+        """
+        C, H, W = self.input_dim
+        F, fs = num_filters, filter_size
         shapes = {
             "W1": (F, C, fs, fs), "b1": (F,),
-            "W2": (F * (H // 2) * (W // 2), hidden_dim), "b2": (hidden_dim,),
+            "W2": (F * (H // 2) * (W // 2), hidden_dim), "b2": (hidden_dim,),  # after the 2x2 pool
             "W3": (hidden_dim, num_classes), "b3": (num_classes,),
         }
-        self.params = {}
+        params = {}
         for name, shape in shapes.items():
             if name.startswith("W"):
-                value = weight_scale * self.rng.standard_normal(shape)
+                params[name] = weight_scale * self.rng.standard_normal(shape)
             else:
-                value = np.zeros(shape)
-            self.params[name] = value.astype(self.dtype)
+                params[name] = np.zeros(shape)
+        return params
 
     def __repr__(self):
         F, C, fs, _ = self.params["W1"].shape
@@ -94,32 +101,28 @@ class ThreeLayerConvNet:
         """
         X, y = self._check_inputs(X, y)
         p, drop = self.params, self.dropout_param
-        with fast.threads(self.num_threads):
-            h1, cache1 = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
-                                                self.pool_param)  # (N, F, H/2, W/2)
-            h2, cache2 = affine_relu_forward(h1, p["W2"], p["b2"])  # (N, hidden_dim)
-            if drop is not None:
-                drop["mode"] = "test" if y is None else "train"
-                h2, cache_drop = dropout_forward(h2, drop)
-            scores, cache3 = affine_forward(h2, p["W3"], p["b3"])  # (N, num_classes)
-            if y is None:
-                return scores
+        h1, cache1 = conv_relu_pool_forward(X, p["W1"], p["b1"], self.conv_param,
+                                            self.pool_param)  # (N, F, H/2, W/2)
+        h2, cache2 = affine_relu_forward(h1, p["W2"], p["b2"])  # (N, hidden_dim)
+        if drop is not None:
+            drop["mode"] = "test" if y is None else "train"
+            h2, cache_drop = dropout_forward(h2, drop)
+        scores, cache3 = affine_forward(h2, p["W3"], p["b3"])  # (N, num_classes)
+        if y is None:
+            return scores
 
-            loss, dscores = softmax_loss(scores, y)
-            grads = {}
-            dh2, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
-            if drop is not None:
-                dh2 = dropout_backward(dh2, cache_drop)
-            dh1, grads["W2"], grads["b2"] = affine_relu_backward(dh2, cache2)
-            # The images need no gradient: skipping it saves the most expensive product.
-            _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dh1, cache1, compute_dx=False)
-            if self.reg:  # L2 regularisation: 0.5 * reg * ||W||^2 for W1, W2 and W3
-                for k in ("W1", "W2", "W3"):
-                    if fast.enabled():  # both terms in one pass over W, on threads
-                        loss += fast.add_l2(grads[k], p[k], self.reg)
-                    else:
-                        loss += 0.5 * self.reg * float(np.sum(p[k] ** 2))
-                        grads[k] += self.reg * p[k]
+        loss, dscores = softmax_loss(scores, y)
+        grads = {}
+        dh2, grads["W3"], grads["b3"] = affine_backward(dscores, cache3)
+        if drop is not None:
+            dh2 = dropout_backward(dh2, cache_drop)
+        dh1, grads["W2"], grads["b2"] = affine_relu_backward(dh2, cache2)
+        # The images need no gradient: skipping it saves the most expensive product.
+        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dh1, cache1, compute_dx=False)
+        if self.reg:  # L2 regularisation: 0.5 * reg * ||W||^2 for W1, W2 and W3
+            for k in ("W1", "W2", "W3"):
+                loss += 0.5 * self.reg * float(np.vdot(p[k], p[k]))
+                grads[k] += self.reg * p[k]
         return loss, grads
 
     def _check_inputs(self, X, y):

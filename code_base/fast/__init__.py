@@ -16,7 +16,6 @@ plain function                  fast kernel
 / ``max_pool_backward``         first maximum recorded in a byte, on threads
 ``layer_utils.affine_relu``     :mod:`.affine`: the products split over blocks of w
 ``optim.adam`` (in place)       :mod:`.adam`: the update block by block in cache, on threads
-the model's L2 term             :mod:`.l2`: loss and gradient terms in one pass, on threads
 ==============================  ==============================================================
 
 The machinery they share: :mod:`.parallel` (a thread pool, splitting, BLAS held to one thread)
@@ -26,21 +25,20 @@ and :mod:`.buffers` (scratch memory reused between steps).  The switch, :mod:`.s
         ...
 """
 
-from .adam import adam_update
+from .adam import adam_inplace, adam_update
 from .affine import FastAffineReluCache, affine_relu_backward, affine_relu_forward
 from .conv import FastConvCache, conv_backward, conv_forward
-from .l2 import add_l2
 from .pool import FastPoolCache, max_pool_backward, max_pool_forward, pool_tiles_input
 from .conv_pool import (FusedConvReluPoolCache, conv_relu_pool_backward, conv_relu_pool_forward,
                         pool_tiles, super_kernel)
-from .settings import configure, default_threads, disabled, enabled, num_threads, threads
+from .settings import configure, disabled, enabled, num_threads, session
 
 __all__ = [
-    "enabled", "disabled", "configure", "threads", "num_threads", "default_threads",
+    "enabled", "disabled", "configure", "num_threads", "session",
     "conv_forward", "conv_backward", "FastConvCache",
     "conv_relu_pool_forward", "conv_relu_pool_backward", "FusedConvReluPoolCache", "pool_tiles",
     "super_kernel",
     "affine_relu_forward", "affine_relu_backward", "FastAffineReluCache",
     "max_pool_forward", "max_pool_backward", "FastPoolCache", "pool_tiles_input",
-    "adam_update", "add_l2",
+    "adam_update", "adam_inplace",
 ]

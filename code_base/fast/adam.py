@@ -16,14 +16,21 @@ import math
 import numpy as np
 
 from .parallel import parallel_map, split
-from .settings import num_threads as resolve_threads
+from .settings import resolve_threads
 
-__all__ = ["adam_update"]
+__all__ = ["adam_update", "adam_inplace"]
 
 # Elements per block.  Smaller blocks would stay in a smaller cache, but every block costs a
 # dozen ufunc calls, each taking the GIL: with too many blocks two threads queue for it and run
 # slower than one (benchmarks/README.md has the measurement).
 _ADAM_BLOCK = 1 << 17
+
+
+def adam_inplace(w, dw, cfg):
+    """optim.adam's in-place step, cfg already checked and its t already counted: (w, cfg)."""
+    adam_update(w, dw, cfg["m"], cfg["v"], cfg["learning_rate"], cfg["beta1"], cfg["beta2"],
+                cfg["epsilon"], cfg["t"])
+    return w, cfg
 
 
 def adam_update(w, dw, m, v, learning_rate, beta1, beta2, epsilon, t, num_threads=None):

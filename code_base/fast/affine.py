@@ -15,7 +15,7 @@ from ..geometry import check_affine
 from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import parallel_map, single_threaded_blas, split
-from .settings import num_threads as resolve_threads
+from .settings import resolve_threads
 
 __all__ = ["FastAffineReluCache", "affine_relu_forward", "affine_relu_backward"]
 

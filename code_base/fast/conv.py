@@ -10,8 +10,8 @@ a CPU:
 - the columns and the output come from :mod:`code_base.fast.buffers`, which reuses memory
   between training steps.
 
-The ``_cn`` functions work in the channel-major layout (F, N, H_out, W_out) that the product
-gives, for kernels that fuse what follows and so avoid a transpose of the largest activation.
+The ``*_channel_major`` functions work in the channel-major layout (F, N, H_out, W_out) that
+the product gives, for kernels that fuse what follows and so avoid a transpose of the largest activation.
 """
 
 from typing import NamedTuple
@@ -19,17 +19,18 @@ from typing import NamedTuple
 import numpy as np
 
 from ..geometry import check_conv_bias, conv_geometry
-from ..im2col import col2im_cn, im2col
+from .columns import col2im_channel_major, im2col
 from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import map_shards
-from .settings import num_threads as resolve_threads
+from .settings import resolve_threads
 
-__all__ = ["FastConvCache", "conv_forward", "conv_backward", "conv_forward_cn", "conv_backward_cn"]
+__all__ = ["FastConvCache", "conv_forward", "conv_backward", "conv_forward_channel_major",
+           "conv_backward_channel_major"]
 
 
 class FastConvCache(NamedTuple):
-    """What :func:`conv_backward_cn` needs from the forward pass."""
+    """What :func:`conv_backward_channel_major` needs from the forward pass."""
     x_shape: tuple       # (N, C, H, W)
     w_shape: tuple       # (F, C, HH, WW)
     w_mat: np.ndarray    # (F, K) or (F, K + 1) with the bias column, K = C*HH*WW
@@ -39,7 +40,7 @@ class FastConvCache(NamedTuple):
     out_hw: tuple        # (H_out, W_out)
 
 
-def conv_forward_cn(x, w, b, conv_param, num_threads=None):
+def conv_forward_channel_major(x, w, b, conv_param, num_threads=None):
     """Convolution, channel-major: x (N, C, H, W), w (F, C, HH, WW), b (F,) or None (no bias).
 
     Returns out (F, N, H_out, W_out) and a :class:`FastConvCache`.
@@ -49,7 +50,7 @@ def conv_forward_cn(x, w, b, conv_param, num_threads=None):
     N, C, _, _ = x.shape
     F, _, HH, WW = w.shape
     K, P = C * HH * WW, H_out * W_out
-    dtype = np.result_type(x, w)
+    dtype = np.result_type(x, w, *(() if b is None else (b,)))  # the plain rule: dtype of x @ w + b
     x = x.astype(dtype, copy=False)
     rows = K if b is None else K + 1
     w_mat = np.empty((F, rows), dtype=dtype)
@@ -70,10 +71,10 @@ def conv_forward_cn(x, w, b, conv_param, num_threads=None):
     return out.reshape(F, N, H_out, W_out), cache
 
 
-def conv_backward_cn(dout_cn, cache, compute_dx=True, num_threads=None):
-    """Backward pass of :func:`conv_forward_cn`.
+def conv_backward_channel_major(dout_fn, cache, compute_dx=True, num_threads=None):
+    """Backward pass of :func:`conv_forward_channel_major`.
 
-    dout_cn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW),
+    dout_fn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW),
     db (F,) or None when the forward pass had no bias).
     """
     threads = resolve_threads(num_threads, "conv_backward")
@@ -82,23 +83,23 @@ def conv_backward_cn(dout_cn, cache, compute_dx=True, num_threads=None):
     F, rows = cache.w_mat.shape
     H_out, W_out = cache.out_hw
     K, P = C * HH * WW, H_out * W_out
-    check_shape("conv_backward", "upstream gradient (channel-major)", dout_cn, (F, N, H_out, W_out))
+    check_shape("conv_backward", "upstream gradient (channel-major)", dout_fn, (F, N, H_out, W_out))
     w_mat, cols = cache.w_mat, cache.cols
-    d = np.ascontiguousarray(dout_cn, dtype=w_mat.dtype).reshape(F, N * P)
-    dx_cn = buffers.empty((C, N, H, W), w_mat.dtype) if compute_dx else None
+    d = np.ascontiguousarray(dout_fn, dtype=w_mat.dtype).reshape(F, N * P)
+    dx_channel_major = buffers.empty((C, N, H, W), w_mat.dtype) if compute_dx else None
 
     def shard(s):
         q = slice(s.start * P, s.stop * P)
         dwb = d[:, q] @ cols[:, q].T  # (F, rows): the transposed operand costs no copy in BLAS
         if compute_dx:
             dcols = w_mat[:, :K].T @ d[:, q]  # (K, n*P)
-            dx_cn[:, s] = col2im_cn(dcols, (s.stop - s.start, C, H, W), HH, WW, cache.stride,
-                                    cache.pad)
+            dx_channel_major[:, s] = col2im_channel_major(dcols, (s.stop - s.start, C, H, W),
+                                                          HH, WW, cache.stride, cache.pad)
         return dwb
 
     dwb = sum(map_shards(shard, N, threads))
     db = dwb[:, K].copy() if rows > K else None
-    dx = None if dx_cn is None else dx_cn.transpose(1, 0, 2, 3)
+    dx = None if dx_channel_major is None else dx_channel_major.transpose(1, 0, 2, 3)
     return dx, np.ascontiguousarray(dwb[:, :K]).reshape(cache.w_shape), db
 
 
@@ -109,8 +110,8 @@ def conv_forward(x, w, b, conv_param, num_threads=None):
     """
     conv_geometry("conv_forward", x, w, conv_param)
     check_conv_bias("conv_forward", b, w)
-    out_cn, cache = conv_forward_cn(x, w, b, conv_param, num_threads)
-    return out_cn.transpose(1, 0, 2, 3), cache
+    out_fn, cache = conv_forward_channel_major(x, w, b, conv_param, num_threads)
+    return out_fn.transpose(1, 0, 2, 3), cache
 
 
 def conv_backward(dout, cache, compute_dx=True, num_threads=None):
@@ -118,4 +119,4 @@ def conv_backward(dout, cache, compute_dx=True, num_threads=None):
     check_array("conv_backward", "dout", dout, ndim=4)
     N, F = cache.x_shape[0], cache.w_mat.shape[0]
     check_shape("conv_backward", "dout", dout, (N, F, *cache.out_hw))
-    return conv_backward_cn(dout.transpose(1, 0, 2, 3), cache, compute_dx, num_threads)
+    return conv_backward_channel_major(dout.transpose(1, 0, 2, 3), cache, compute_dx, num_threads)

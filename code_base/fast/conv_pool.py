@@ -33,11 +33,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..geometry import check_conv_bias, conv_geometry, pool_tiles_shape
-from ..im2col import col2im_cn, im2col
+from .columns import col2im_channel_major, im2col
 from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import map_shards
-from .settings import num_threads as resolve_threads
+from .pool import first_maximum
+from .settings import resolve_threads
 
 __all__ = ["pool_tiles", "super_kernel", "FusedConvReluPoolCache", "conv_relu_pool_forward",
            "conv_relu_pool_backward"]
@@ -92,22 +93,22 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
     blocks = ph * pw
     Hs, Ws = HH + S * (ph - 1), WW + S * (pw - 1)
     H_pool, W_pool = H_out // ph, W_out // pw
-    L1 = H_pool * W_pool  # pooled values per image and channel
-    dtype = np.result_type(x, w)
+    P = H_pool * W_pool  # pooled values per image and channel
+    dtype = np.result_type(x, w, b)  # the plain layer's rule: out has the dtype of x @ w + b
     x = x.astype(dtype, copy=False)
     w_sup = super_kernel(w.astype(dtype, copy=False), S, ph, pw)  # (blocks*F, C*Hs*Ws)
-    pre_relu = np.empty((F, N, L1), dtype)  # the pooled maxima plus the bias
-    out = np.empty((F, N, L1), dtype)
-    argmax = np.empty((F, N, L1), dtype=np.min_scalar_type(blocks - 1))
+    pre_relu = np.empty((F, N, P), dtype)  # the pooled maxima plus the bias
+    out = np.empty((F, N, P), dtype)
+    argmax = np.empty((F, N, P), dtype=np.min_scalar_type(blocks - 1))
     bias = b.astype(dtype, copy=False)[:, None, None]
 
     def shard(s):
         n = s.stop - s.start
         xs = im2col(x[s], Hs, Ws, S * ph, pad,
-                    out=buffers.empty((C * Hs * Ws, n * L1), dtype))  # (C*Hs*Ws, n*L1)
-        conv = buffers.empty((blocks * F, n * L1), dtype)
+                    out=buffers.empty((C * Hs * Ws, n * P), dtype))  # (C*Hs*Ws, n*P)
+        conv = buffers.empty((blocks * F, n * P), dtype)
         np.matmul(w_sup, xs, out=conv)
-        _pool_blocks(conv.reshape(blocks, F, n * L1), pre_relu[:, s], argmax[:, s])
+        _pool_blocks(conv.reshape(blocks, F, n * P), pre_relu[:, s], argmax[:, s])
         pre_relu[:, s] += bias
         np.maximum(pre_relu[:, s], 0, out=out[:, s])  # the ReLU
         return s, xs
@@ -119,25 +120,13 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
 
 
 def _pool_blocks(conv, pooled, argmax):
-    """Maximum over the blocks of conv (blocks, F, L) into pooled (F, n, L1), and its block.
+    """Maximum over the blocks of conv (blocks, F, L) into pooled (F, n, P), and its first block.
 
-    pooled and argmax are (F, n, L1) slices with n*L1 = L.  Block k holds a new maximum
-    where it is strictly greater than all blocks before it, so the last such k is the
-    FIRST block holding the maximum: argmax = max over k of k * (conv_k > running max),
-    all in contiguous element-wise passes (masked copies were far slower: benchmarks/README.md).
+    pooled and argmax are (F, n, P) slices with n*P = L (P pooled values per channel).
     """
     blocks, F, L = conv.shape
-    best = pooled.reshape(F, L)  # a view: in pooled[:, s], n and L1 are adjacent
-    which = argmax.reshape(F, L)
-    np.copyto(best, conv[0])
-    which[...] = 0
-    higher = np.empty((F, L), dtype=bool)
-    k_where_higher = np.empty((F, L), dtype=which.dtype)
-    for k in range(1, blocks):
-        np.greater(conv[k], best, out=higher)
-        np.multiply(higher, which.dtype.type(k), out=k_where_higher)
-        np.maximum(which, k_where_higher, out=which)
-        np.maximum(best, conv[k], out=best)
+    # Views: in pooled[:, s], n and P are adjacent.
+    first_maximum(conv, pooled.reshape(F, L), argmax.reshape(F, L))
 
 
 def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
@@ -157,35 +146,35 @@ def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
     _, _, HH, WW = cache.w_shape
     Hs, Ws = HH + S * (ph - 1), WW + S * (ph - 1)
     w_sup, argmax, dtype = cache.w_sup, cache.argmax, cache.w_sup.dtype
-    L1 = argmax.shape[2]
-    dx_cn = np.empty((C, N, H, W), dtype=dtype) if compute_dx else None
+    P = argmax.shape[2]
+    dx_channel_major = np.empty((C, N, H, W), dtype=dtype) if compute_dx else None
 
     def shard(part):  # the forward pass's shards, with their columns
         dw_sup_t = np.zeros(w_sup.shape[::-1], dtype=dtype)  # (C*Hs*Ws, blocks*F)
         db = np.zeros(F, dtype=np.result_type(dtype, dout))
         for s, xs in cache.shards[part]:
             n = s.stop - s.start
-            which = argmax[:, s].reshape(F, n * L1)
+            which = argmax[:, s].reshape(F, n * P)
             d = dout[s].transpose(1, 0, 2, 3) * (cache.pre_relu[:, s] > 0)  # (F, n, H_p, W_p)
             db += d.sum(axis=(1, 2, 3))
-            d = d.reshape(F, n * L1)
-            dconv = buffers.empty((blocks, F, n * L1), dtype)
-            hit = np.empty((F, n * L1), dtype=bool)
+            d = d.reshape(F, n * P)
+            dconv = buffers.empty((blocks, F, n * P), dtype)
+            hit = np.empty((F, n * P), dtype=bool)
             for k in range(blocks):  # the gradient goes to the block of the first maximum
                 np.equal(which, k, out=hit)
                 np.multiply(d, hit, out=dconv[k])
-            dconv = dconv.reshape(blocks * F, n * L1)
+            dconv = dconv.reshape(blocks * F, n * P)
             # dw_sup = dconv @ xs.T, computed transposed: BLAS runs this shape faster.
             dw_sup_t += xs @ dconv.T
             if compute_dx:
-                dx_cn[:, s] = col2im_cn(w_sup.T @ dconv, (n, C, H, W), Hs, Ws,
+                dx_channel_major[:, s] = col2im_channel_major(w_sup.T @ dconv, (n, C, H, W), Hs, Ws,
                                         S * ph, pad)  # adjoint of the im2col above
         return dw_sup_t, db
 
     parts = map_shards(shard, len(cache.shards), threads)
     dw_sup = sum(part[0] for part in parts).T
     db = sum(part[1] for part in parts)
-    dx = None if dx_cn is None else dx_cn.transpose(1, 0, 2, 3)
+    dx = None if dx_channel_major is None else dx_channel_major.transpose(1, 0, 2, 3)
     return dx, _fold_super_kernel(dw_sup, cache.w_shape, S, ph, ph), db
 
 

@@ -15,9 +15,10 @@ import numpy as np
 from ..geometry import pool_tiles_shape
 from ..utils.checks import check_array, check_shape
 from .parallel import map_shards
-from .settings import num_threads as resolve_threads
+from .settings import resolve_threads
 
-__all__ = ["pool_tiles_input", "FastPoolCache", "max_pool_forward", "max_pool_backward"]
+__all__ = ["pool_tiles_input", "FastPoolCache", "max_pool_forward", "max_pool_backward",
+           "first_maximum"]
 
 
 def pool_tiles_input(x, pool_param, where="max_pool_forward"):
@@ -31,6 +32,31 @@ class FastPoolCache(NamedTuple):
     first: np.ndarray    # (N, C, H_out, W_out): the offset i * pw + j of each window's first max
     window: tuple        # (ph, pw)
     dtype: np.dtype      # of x
+
+
+def first_maximum(blocks, best, which):
+    """best <- the element-wise maximum of the equal-shaped arrays in blocks, which <- the index
+    of the FIRST block holding it; a NaN counts as the maximum (the first NaN), as in the plain
+    max_pool_backward.
+
+    Block k holds a new maximum where it beats all blocks before it, so the last such k is the
+    first block holding the maximum: which = max over k of k * (block k beats the running max),
+    all in contiguous element-wise passes (masked copies were far slower: benchmarks/README.md).
+    """
+    np.copyto(best, blocks[0])
+    which[...] = 0
+    beats = np.empty(best.shape, dtype=bool)
+    best_is_number = np.empty(best.shape, dtype=bool)
+    k_where_beats = np.empty(best.shape, dtype=which.dtype)
+    for k in range(1, len(blocks)):
+        # Beats: not <= the running maximum (so greater, or NaN), unless that is already NaN.
+        np.less_equal(blocks[k], best, out=beats)
+        np.logical_not(beats, out=beats)
+        np.equal(best, best, out=best_is_number)
+        beats &= best_is_number
+        np.multiply(beats, which.dtype.type(k), out=k_where_beats)
+        np.maximum(which, k_where_beats, out=which)
+        np.maximum(best, blocks[k], out=best)
 
 
 def _offsets(ph, pw):
@@ -50,19 +76,7 @@ def max_pool_forward(x, pool_param, num_threads=None):
     first = np.empty(out.shape, dtype=np.min_scalar_type(ph * pw - 1))
 
     def shard(s):
-        best, which = out[s], first[s]
-        np.copyto(best, x6[s, :, :, 0, :, 0])
-        which[...] = 0
-        higher = np.empty(best.shape, dtype=bool)
-        k_where_higher = np.empty(best.shape, dtype=which.dtype)
-        # Offset k holds a new maximum where it beats all before it, so the last such k is
-        # the FIRST offset holding the maximum.
-        for k, (i, j) in enumerate(_offsets(ph, pw)[1:], 1):
-            values = x6[s, :, :, i, :, j]
-            np.greater(values, best, out=higher)
-            np.multiply(higher, which.dtype.type(k), out=k_where_higher)
-            np.maximum(which, k_where_higher, out=which)
-            np.maximum(best, values, out=best)
+        first_maximum([x6[s, :, :, i, :, j] for i, j in _offsets(ph, pw)], out[s], first[s])
 
     map_shards(shard, N, threads)
     return out, FastPoolCache(x.shape, first, (ph, pw), x.dtype)

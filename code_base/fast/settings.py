@@ -8,10 +8,10 @@ kernels use one thread per core.
     from code_base import fast
     with fast.disabled():                  # every layer, the model and Adam run the plain code
         loss, grads = model.loss(X, y)
-    with fast.configure(num_threads=1):    # fast kernels, on one thread
-        ...
-    with fast.threads(model.num_threads):  # a whole computation on the kernels' own threads
-        ...
+    with fast.configure(num_threads=2):    # fast kernels, on two threads (the one way to set it)
+        with fast.session():               # a whole training run: BLAS on one thread, FTZ
+            ...
+    fast.num_threads()                     # the count in effect
 """
 
 import contextlib
@@ -24,7 +24,7 @@ from ..utils.checks import check_bool, check_int
 from . import fpu
 from .parallel import single_threaded_blas
 
-__all__ = ["enabled", "num_threads", "configure", "disabled", "threads", "default_threads"]
+__all__ = ["enabled", "num_threads", "configure", "disabled", "session", "resolve_threads"]
 
 
 class _Settings(NamedTuple):
@@ -37,7 +37,7 @@ _UNCHANGED = object()
 
 
 @functools.cache
-def default_threads():
+def _default_threads():
     """The number of threads used when none is given: the number of cores."""
     return os.cpu_count() or 1
 
@@ -47,12 +47,15 @@ def enabled():
     return _current.get().enabled
 
 
-def num_threads(value=None, where="num_threads"):
-    """``value`` checked as an integer >= 1, or else the configured count (default: the cores)."""
-    if value is not None:
-        return check_int(where, "num_threads", value, 1)
+def num_threads():
+    """The thread count of the fast kernels in effect (set by :func:`configure`; default: cores)."""
     configured = _current.get().num_threads
-    return default_threads() if configured is None else configured
+    return _default_threads() if configured is None else configured
+
+
+def resolve_threads(value, where):
+    """For the kernels: a per-call ``value`` checked as an integer >= 1, else :func:`num_threads`."""
+    return num_threads() if value is None else check_int(where, "num_threads", value, 1)
 
 
 @contextlib.contextmanager
@@ -76,18 +79,16 @@ def disabled():
 
 
 @contextlib.contextmanager
-def threads(count=None):
-    """Within the block the fast kernels use ``count`` threads (None: the configured count) and,
-    when they are on, the code between them runs as theirs does: BLAS on one thread and
-    subnormal floats flushed to zero (:mod:`code_base.fast.fpu`).
+def session():
+    """Within the block, when the fast kernels are on, the code between them runs as theirs
+    does: BLAS on one thread and subnormal floats flushed to zero (:mod:`code_base.fast.fpu`).
 
     The kernels hold BLAS to one thread while their threads work; a model step also makes small
     products between kernels, and on two BLAS threads those wake OpenBLAS's pool, whose spinning
     threads then compete with the kernels' own.
     """
-    with configure(num_threads=num_threads(count, "threads")):
-        if not enabled():
-            yield
-            return
-        with single_threaded_blas(), fpu.flush_to_zero():
-            yield
+    if not enabled():
+        yield
+        return
+    with single_threaded_blas(), fpu.flush_to_zero():
+        yield

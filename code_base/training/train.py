@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fast
 from ..classifiers.cnn import ThreeLayerConvNet
 from ..data_utils import get_CIFAR2_data
 from ..solver import Solver
@@ -68,6 +69,7 @@ def build_model(model_cfg, seed, input_dim=(3, 32, 32), num_classes=len(CLASS_NA
     of one unit (C*HH*WW for W1, the rows of W2 and W3).
     """
     cfg = dict(model_cfg)
+    cfg.pop("num_threads", None)  # the kernels' setting, applied by run (fast.configure)
     he = cfg["weight_scale"] == "he"
     if he:
         cfg["weight_scale"] = 1.0
@@ -134,8 +136,14 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
     """Train (unless reusable), evaluate and save; returns the summary dict.
 
     ``config`` must be resolved (see resolve_config).  ``max_steps`` caps the number of updates
-    (see _max_steps_plan) and is recorded in the summary.
+    (see _max_steps_plan) and is recorded in the summary.  The fast kernels run on
+    config["model"]["num_threads"] threads (None: one per core) for the whole run.
     """
+    with fast.configure(num_threads=config["model"]["num_threads"]), fast.session():
+        return _run(config, out_dir, max_steps, reuse, resume, progress, log)
+
+
+def _run(config, out_dir, max_steps, reuse, resume, progress, log):
     out = Path(out_dir)
     folder = RunFolder(out)
     folder.recover()
@@ -262,7 +270,7 @@ def _write_run(out, config, params, solver, model, results, kept_epoch, timing, 
                           "pred": y_pred[wrong].tolist(),
                           "confidence": [round(float(p), 4) for p in probs[wrong].max(axis=1)]},
         "timing": timing,
-        "machine": {"cpu_count": os.cpu_count(), "num_threads": model.num_threads,
+        "machine": {"cpu_count": os.cpu_count(), "num_threads": fast.num_threads(),
                     "python": platform.python_version(), "numpy": np.__version__,
                     "platform": platform.platform()},
         "input_scale": scale,
