@@ -199,8 +199,9 @@ for name in OUTPUT_SHAPES:
 # functions in the assignment's conventions (not this package), its outputs and a blank 2-page PDF.
 
 # %%
-from code_base.submission import (COLUMNS, grade_class, grades_table, make_class, pack, pack_listing,
-                                  problems_text, write_project)
+from code_base.submission import pack, pack_listing
+from code_base.submission.classgrade import (COLUMNS, grade_class, grades_table, make_class,
+                                             problems_text, write_project)
 
 project = write_project(work / "project", INPUTS, pages=2)
 class_dir = work / "submissions"
