@@ -12,8 +12,7 @@ Config keys (all optional; defaults in DEFAULT_CONFIG):
   solver   update_rule, optim_config, batch_size, num_epochs, num_train_samples,
            num_val_samples, checkpoint_every (null = no checkpoints),
            keep: "best" (the Solver's choice: the epoch with the best validation accuracy) or
-           "final" (the parameters after the last epoch, read back from the final checkpoint;
-           sensible when a schedule decays to ~0 and the validation split is too small to rank
+           "final" (the parameters after the last epoch; sensible when a schedule decays to ~0 and the validation split is too small to rank
            epochs: 200 images give accuracies +-2.5 %)
   schedule null or {"name": "constant"|"step"|"cosine", ..., "warmup_epochs": k}
            (a cosine without num_epochs spans the run); see code_base.training.schedules
@@ -125,9 +124,6 @@ def check_config(cfg, where="config"):
         schedules.from_config(cfg["schedule"])
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
-    if solver["keep"] == "final" and not solver["checkpoint_every"]:
-        raise ValueError(f"{where}: solver.keep 'final' reads the last checkpoint: "
-                         "set solver.checkpoint_every")
 
 
 def resolve_config(config, epochs=None, seed=None, where="config"):

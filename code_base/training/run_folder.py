@@ -21,7 +21,7 @@ from pathlib import Path
 from ..utils.fileio import (carry_over, check_replaceable, recover_folder, remove_temporaries,
                             replace_folder, sibling)
 from .config import config_differences, config_id
-from .files import save_json
+from .run_files import save_json
 
 __all__ = ["RUN_FILES", "RunFolder"]
 

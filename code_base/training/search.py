@@ -33,7 +33,7 @@ from ..utils.checks import check_int
 from ..utils.fileio import atomic_write
 from . import train
 from .config import config_id, load_config, resolve_config
-from .files import save_json
+from .run_files import save_json
 
 __all__ = ["load_spec", "variant_config", "run_search", "write_table", "read_table", "COLUMNS"]
 
