@@ -21,7 +21,7 @@ import numpy as np
 
 from . import optim
 from .solver_checks import (HISTORIES, check_data, check_model, check_loss, check_options,
-                            check_schedule, check_state, TrainingDiverged)
+                            check_schedule, check_state, quiet_overflow, TrainingDiverged)
 from .utils.checkpoint import load_checkpoint, rng_state_to_array, save_checkpoint, set_rng_state
 from .utils.checks import check_int, check_real
 from .utils.progress import progress_bar
@@ -153,16 +153,15 @@ class Solver:
             if len(X_batch) != len(y_batch):
                 raise ValueError(f"augment returned {len(X_batch)} examples "
                                  f"for a batch of {len(y_batch)}")
-        # Overflow on the way to a diverging loss is reported by the check below, once.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with quiet_overflow():
             loss, grads = self.model.loss(X_batch, y_batch)
-        loss = check_loss(float(loss), self)
-        missing = [p for p in self.model.params if p not in grads]
-        if missing:
-            raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
-        for p, w in self.model.params.items():
-            next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
-            self.model.params[p] = next_w
+            loss = check_loss(float(loss), self)
+            missing = [p for p in self.model.params if p not in grads]
+            if missing:
+                raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
+            for p, w in self.model.params.items():
+                next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
+                self.model.params[p] = next_w
         return loss
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100, rng=None):
@@ -188,9 +187,10 @@ class Solver:
         return float(np.mean(y_pred == np.asarray(y)))
 
     def _record_accuracy(self, log):
-        train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        with quiet_overflow():  # the parameters may be on their way to divergence
+            train_acc = self.check_accuracy(self.X_train, self.y_train,
+                                            num_samples=self.num_train_samples)
+            val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         if self.verbose:

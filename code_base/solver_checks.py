@@ -4,6 +4,9 @@
 anything; every problem is a ValueError naming the source (the checkpoint file), the entry and
 what was expected.
 """
+import contextlib
+import warnings
+
 import numpy as np
 
 from . import optim
@@ -11,7 +14,7 @@ from .utils.checkpoint import rng_state_from_array
 from .utils.checks import check_real
 
 __all__ = ["HISTORIES", "DATA_KEYS", "check_model", "check_data", "check_schedule",
-           "check_options", "check_state", "check_loss", "TrainingDiverged"]
+           "check_options", "check_state", "check_loss", "quiet_overflow", "TrainingDiverged"]
 
 HISTORIES = ("loss_history", "train_acc_history", "val_acc_history", "lr_history")
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
@@ -31,6 +34,17 @@ class TrainingDiverged(FloatingPointError):
             f"training diverged: loss is {loss:.6g}{why} at iteration {iteration} / "
             f"{num_iterations} (epoch {epoch} / {num_epochs}) with learning_rate {learning_rate}; "
             "try a lower learning rate (parameters are left as they were before this iteration)")
+
+
+@contextlib.contextmanager
+def quiet_overflow():
+    """No NumPy overflow / invalid-value warnings inside: a diverging run reaches them on its
+    way to a loss that check_loss reports in one message.  Both the error state (this thread)
+    and a warnings filter (the fast kernels' worker threads, which have their own) are set."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def check_loss(loss, solver):

@@ -1,4 +1,8 @@
-"""The train command end to end on a few hundred CIFAR2 images for a few steps, into tmp_path."""
+"""The train command end to end on a few hundred images for a few steps, into tmp_path.
+
+The pipeline's tests run on the synthetic CIFAR-shaped folder of conftest (they never skip);
+test_cli_run_writes_a_consistent_run also runs once on the real data, a smoke test.
+"""
 
 import csv
 import json
@@ -32,7 +36,9 @@ def tiny(**overrides):
     return train.resolve_config(config)
 
 
-def test_cli_run_writes_a_consistent_run(cifar_dir, tmp_path):
+@pytest.mark.parametrize("data", ["synthetic_cifar_dir", "cifar_dir"])  # the second: real data
+def test_cli_run_writes_a_consistent_run(data, request, tmp_path):
+    cifar_dir = request.getfixturevalue(data)
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps(TINY))
     out = tmp_path / "run"

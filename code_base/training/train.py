@@ -143,8 +143,13 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
 
 
 def _run(config, out_dir, max_steps, reuse, resume, progress, log):
-    out = Path(out_dir)
-    folder = RunFolder(out)
+    folder = RunFolder(out_dir)
+    with folder.lock():  # one run per folder: recover() must not touch another run's files
+        return _run_locked(folder, config, max_steps, reuse, resume, progress, log)
+
+
+def _run_locked(folder, config, max_steps, reuse, resume, progress, log):
+    out = folder.out
     folder.recover()
     if reuse:
         old = _reusable_summary(out / "summary.json", config, max_steps, log)
