@@ -131,8 +131,7 @@ def run_search(spec, out, *, epochs=None, only=None, reuse=False, progress=False
         log(f"[{i}/{len(variants)}] {variant['name']}: {overrides}")
         with tempfile.TemporaryDirectory(prefix="search-") as tmp:
             # The table reports the best validation accuracy: no checkpoints are needed.
-            config = dict(config, solver=dict(config["solver"], checkpoint_every=None,
-                                              keep="best"))
+            config = dict(config, solver=dict(config["solver"], checkpoint_every=None))
             summary = train.run(config, tmp, progress=progress, log=lambda m: None)
             history = json.loads((Path(tmp) / "history.json").read_text())
         row = _row(variant, config, summary, history, fingerprint)

@@ -134,5 +134,7 @@ def load_checkpoint(path):
             if not isinstance(node, dict):
                 raise ValueError(f"{path} is not a readable checkpoint (entry '{key}' is inside "
                                  f"the value '{group}')")
+        if isinstance(node.get(name), dict):
+            raise ValueError(f"{path} is not a readable checkpoint (entry '{key}' is also a group)")
         node[name] = _value(arr)
     return state
