@@ -53,9 +53,9 @@ def check_loss(loss, solver):
     factor = solver.divergence_factor
     limit = np.inf if factor is None else factor * max(1.0, first)
     if not np.isfinite(loss) or loss > limit:
-        raise TrainingDiverged(solver.iteration + 1, solver.num_epochs * solver.iterations_per_epoch,
-                               solver.epoch + 1, solver.num_epochs, loss, solver.base_learning_rate,
-                               limit)
+        raise TrainingDiverged(solver.iteration + 1,
+                               solver.num_epochs * solver.iterations_per_epoch, solver.epoch + 1,
+                               solver.num_epochs, loss, solver.base_learning_rate, limit)
     return loss
 
 
@@ -149,7 +149,8 @@ def _check_histories(state, source, solver):
             raise ValueError(f"{source}: entry '{key}' holds {len(histories[key])} values, but "
                              f"epoch {epoch} and iteration {iteration} need {expected}")
     if state["best_epoch"] > epoch:
-        raise ValueError(f"{source}: entry 'best_epoch' is {state['best_epoch']}, past epoch {epoch}")
+        raise ValueError(f"{source}: entry 'best_epoch' is {state['best_epoch']}, "
+                         f"past epoch {epoch}")
     if epoch > solver.num_epochs:
         raise ValueError(f"{source} is at epoch {epoch}, past this solver's "
                          f"num_epochs {solver.num_epochs}")

@@ -75,7 +75,8 @@ def _choice(*options):
 
 
 def _odd(where, name, value):
-    if _int(1, maximum=LIMITS[name], why=" (the image is 32 pixels wide)")(where, name, value) % 2 == 0:
+    value = _int(1, maximum=LIMITS[name], why=" (the image is 32 pixels wide)")(where, name, value)
+    if value % 2 == 0:
         raise ValueError(f"{where}: {name} must be odd (for size-preserving padding), got {value}")
 
 

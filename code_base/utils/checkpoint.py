@@ -76,7 +76,7 @@ def _flatten(state, prefix, entries):
         if isinstance(value, dict):
             _flatten(value, name + "/", entries)
         elif value is not None:
-            arr = np.asarray(value, dtype=np.float64) if isinstance(value, list) else np.asarray(value)
+            arr = np.asarray(value, dtype=np.float64 if isinstance(value, list) else None)
             if arr.dtype.hasobject:
                 raise ValueError(f"checkpoint entry '{name}' is not numeric (value {value!r})")
             entries[name] = arr
