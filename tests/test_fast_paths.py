@@ -15,7 +15,6 @@ import pytest
 from code_base import fast
 from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.fast import buffers, columns, fpu, parallel
-from code_base.fast.settings import resolve_threads
 from code_base.fast.conv import conv_backward_channel_major, conv_forward_channel_major
 from code_base.im2col import col2im, im2col
 from code_base.layer_utils import (affine_relu_backward, affine_relu_forward,
@@ -156,12 +155,14 @@ def test_sharded_conv_equals_one_thread(num_threads, with_bias):
     w = rng.standard_normal((4, 3, 3, 3))
     b = rng.standard_normal(4) if with_bias else None
     conv_param = {"stride": 2, "pad": 2}
-    out1, cache1 = conv_forward_channel_major(x, w, b, conv_param, num_threads=1)
-    outk, cachek = conv_forward_channel_major(x, w, b, conv_param, num_threads=num_threads)
+    dout = rng.standard_normal((4, 5, 5, 4))  # (F, N, H_out, W_out)
+    runs = {}
+    for threads in (1, num_threads):
+        with fast.configure(num_threads=threads):
+            out, cache = conv_forward_channel_major(x, w, b, conv_param)
+            runs[threads] = (out, conv_backward_channel_major(dout, cache))
+    (out1, want), (outk, got) = runs[1], runs[num_threads]
     np.testing.assert_allclose(outk, out1, rtol=1e-13, atol=1e-13)
-    dout = rng.standard_normal(out1.shape)
-    got = conv_backward_channel_major(dout, cachek, num_threads=num_threads)
-    want = conv_backward_channel_major(dout, cache1, num_threads=1)
     assert (got[2] is None) == (not with_bias)
     assert_same(got, want, 1e-12)
 
@@ -280,7 +281,6 @@ def test_switch_is_scoped_and_restored():
         with fast.configure(enabled=False, num_threads=1):
             raise RuntimeError("inside the block")
     assert fast.enabled() and fast.num_threads() == cores
-    assert resolve_threads(5, "where") == 5  # a kernel's explicit count wins
 
 
 def test_switch_is_per_thread():
@@ -323,8 +323,9 @@ def test_switch_rejects_bad_values(kwargs, message):
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
 def test_thread_counts_are_checked(value):
-    with pytest.raises(ValueError, match="where: num_threads must be"):
-        resolve_threads(value, "where")
+    with pytest.raises(ValueError, match="configure: num_threads must be an integer >= 1"):
+        with fast.configure(num_threads=value):
+            pass
 
 
 # ----------------------------------------------------------------------------- flush to zero
