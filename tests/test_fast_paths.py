@@ -266,6 +266,59 @@ def test_model_step_fast_equals_plain(dropout):
     assert_same(*[[s] for s in scores], 1e-12)
 
 
+KERNELS = ["conv_forward", "conv_backward", "conv_relu_pool_forward", "conv_relu_pool_backward",
+           "affine_relu_forward", "affine_relu_backward", "max_pool_forward", "max_pool_backward",
+           "adam_inplace", "adam_update"]
+
+
+def test_sandwiches_and_a_solver_run_plain_and_equal_the_fast_path(monkeypatch):
+    """With fast.disabled() no kernel runs (each is replaced by one that raises), the caches are
+    the plain layers' tuples, and the sandwiches, the model and a Solver's Adam steps give the
+    fast path's numbers."""
+    from code_base.layer_utils import conv_relu_backward, conv_relu_forward
+    from code_base.solver import Solver
+
+    rng = np.random.default_rng(21)
+    x, w, b = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    conv, pool = {"stride": 1, "pad": 2}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    w2, b2 = rng.standard_normal((4 * 9, 5)), rng.standard_normal(5)
+    data = {"X_train": rng.standard_normal((8, 3, 8, 8)), "y_train": rng.integers(10, size=8),
+            "X_val": rng.standard_normal((4, 3, 8, 8)), "y_val": rng.integers(10, size=4)}
+    caches = []
+
+    def run():
+        out1, c1 = conv_relu_forward(x, w, b, conv)
+        out2, c2 = conv_relu_pool_forward(x, w, b, conv, pool)
+        out3, c3 = affine_relu_forward(out2, w2, b2)
+        caches.append((c1[0], c2, c3))
+        model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=6,
+                                  weight_scale=1e-1, reg=0.01, dropout=0.2, seed=5,
+                                  dtype=np.float64)
+        solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                        batch_size=4, num_epochs=1, verbose=False, seed=3)
+        solver.train()
+        return (out1, *conv_relu_backward(np.ones_like(out1), c1), out2,
+                *conv_relu_pool_backward(np.ones_like(out2), c2), out3,
+                *affine_relu_backward(np.ones_like(out3), c3),
+                np.array(solver.loss_history), *(model.params[k] for k in sorted(model.params)))
+
+    with fast.configure(num_threads=2):
+        got = run()
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a fast kernel ran under fast.disabled()")
+
+    for name in KERNELS:
+        monkeypatch.setattr(fast, name, no_kernel)
+    with fast.disabled():
+        want = run()
+    assert [type(c).__name__ for c in caches[0]] == ["FastConvCache", "FusedConvReluPoolCache",
+                                                    "FastAffineReluCache"]
+    assert [type(c).__name__ for c in caches[1]] == ["ConvCache", "tuple", "tuple"]
+    assert len(want[-7]) == 2  # two Adam steps
+    assert_same(got, want, 1e-10)
+
+
 # ----------------------------------------------------------------------------- the switch
 
 
