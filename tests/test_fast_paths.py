@@ -5,9 +5,11 @@ on the shapes below, for one to three threads.  The switch, the thread helpers a
 buffers have tests of their own.
 """
 
+import ast
 import os
 import platform
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -317,6 +319,48 @@ def test_sandwiches_and_a_solver_run_plain_and_equal_the_fast_path(monkeypatch):
     assert [type(c).__name__ for c in caches[1]] == ["ConvCache", "tuple", "tuple"]
     assert len(want[-7]) == 2  # two Adam steps
     assert_same(got, want, 1e-10)
+
+
+ASSIGNMENT_MODULES = ["layers.py", "layer_utils.py", "optim.py", "classifiers/cnn.py",
+                      "solver.py", "gradient_check.py", "im2col.py", "geometry.py"]
+
+
+def mentions_fast(node):
+    return any(isinstance(n, ast.Name) and n.id == "fast" for n in ast.walk(node))
+
+
+@pytest.mark.parametrize("module", ASSIGNMENT_MODULES)
+def test_the_assignment_modules_reach_the_kernels_only_through_deletable_dispatches(module):
+    """Each use of code_base.fast is `from . import fast` / `from .. import fast` or an
+    `if <test naming fast>: return fast.kernel(...)` whose body is that one statement, so a
+    release can delete them from the syntax tree and keep correct plain code; no other line
+    (docstrings included) names fast, except comments right above the import."""
+    path = Path(__file__).resolve().parents[1] / "code_base" / module
+    source = path.read_text()
+    deletable = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "fast" for a in node.names):
+            assert node.module is None and [a.name for a in node.names] == ["fast"], ast.unparse(node)
+            deletable.append(node)
+        elif isinstance(node, ast.If) and mentions_fast(node.test):
+            body = node.body
+            assert len(body) == 1 and isinstance(body[0], ast.Return) and not node.orelse, \
+                f"{module}:{node.lineno}: a dispatch's body must be one return"
+            call = body[0].value
+            assert isinstance(call, ast.Call) and ast.unparse(call.func).startswith("fast."), \
+                f"{module}:{node.lineno}"
+            deletable.append(node)
+    lines = set()
+    for node in deletable:
+        lines.update(range(node.lineno, node.end_lineno + 1))
+    source_lines = source.splitlines()
+    for node in deletable:  # the comment block right above an import goes with it
+        k = node.lineno - 1
+        while isinstance(node, ast.ImportFrom) and k >= 1 and source_lines[k - 1].startswith("#"):
+            lines.add(k)
+            k -= 1
+    rest = [(i, line) for i, line in enumerate(source_lines, 1) if i not in lines]
+    assert [f"{module}:{i}: {line}" for i, line in rest if "fast" in line.lower()] == []
 
 
 # ----------------------------------------------------------------------------- the switch
