@@ -48,7 +48,12 @@ def stable_format(value, digits=2, rel=1e-6, spec="e"):
 
 
 _BLANK = ("", "-", "—")  # an empty cell in a column of numbers
-_NUMBER = re.compile(r"^[<>≤≥~]?\s*[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?\s*%?$", re.IGNORECASE)
+_NUMBER = re.compile(r"^[<>≤≥~]?\s*[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?\s*%?$",
+                     re.IGNORECASE)
+
+
+def _is_number(cell):
+    return cell.strip() in _BLANK or bool(_NUMBER.match(cell.strip()))
 
 
 class Table:
@@ -56,7 +61,8 @@ class Table:
 
     columns: header strings; rows: lists of cells, already formatted as the reader should see
     them (a number is shown with str()).  Columns whose cells all read as numbers ("0.82",
-    "< 1e-8", "12 %"; "—" for none) are right-aligned.  caption: a line above (HTML) or below (PDF) the table.
+    "< 1e-8", "12 %"; "—" for none) are right-aligned.  caption: a line above the table (HTML)
+    or below it (PDF).
     """
 
     def __init__(self, columns, rows, caption=None):
@@ -67,8 +73,7 @@ class Table:
                 raise ValueError(f"Table: a row has {len(row)} cells for {len(self.columns)} "
                                  f"columns: {row}")
         self.caption = caption
-        self.numeric = [bool(self.rows) and all(_NUMBER.match(r[k].strip()) or r[k].strip() in _BLANK
-                                                for r in self.rows)
+        self.numeric = [bool(self.rows) and all(_is_number(r[k]) for r in self.rows)
                         for k in range(len(self.columns))]
 
     def _repr_html_(self):

@@ -99,7 +99,7 @@ assert np.array_equal(out_tiny.reshape(-1), (w_tiny.reshape(1, -1) @ cols + b_ti
 # $4 \cdot 1 + 1 = 5$. The picture shows where one column of $X^{\text{col}}$ comes from.
 
 # %%
-# NEEDS: conv_forward
+# NEEDS: im2col, conv_forward
 # NBVAL_CHECK_OUTPUT
 out_pad, _ = conv_forward(x_tiny, w_tiny, b_tiny, {"stride": 1, "pad": 2})
 print("output with pad=2:\n", out_pad[0, 0])
@@ -144,7 +144,7 @@ assert np.array_equal(cols_pad[:, k], x_padded[row:row + 2, col:col + 2].ravel()
 # one can expect; we require better than $10^{-7}$.
 
 # %%
-# NEEDS: conv_forward
+# NEEDS: im2col, conv_forward
 x, w, b, conv_param, reference_out = conv_forward_example()  # the assignment's numbers
 out, _ = conv_forward(x, w, b, conv_param)
 err = rel_error(out, reference_out)
@@ -177,7 +177,7 @@ show("im2col", "conv_forward")
 # size. Each panel is rescaled to the full gray range for display.
 
 # %%
-# NEEDS: conv_forward
+# NEEDS: im2col, conv_forward
 def load_square(path, size=200):
     """RGB photo -> centre square crop resized to size x size, as a float array (3, size, size)."""
     image = Image.open(path).convert("RGB")
@@ -227,7 +227,7 @@ display(ShowImage(buffer.getvalue()))
 # convolution here is a cross-correlation: the filter is not flipped.)
 
 # %%
-# NEEDS: conv_forward
+# NEEDS: im2col, conv_forward
 R, G, B = x_img[:, 0], x_img[:, 1], x_img[:, 2]
 gray = 0.3 * R + 0.6 * G + 0.1 * B
 assert np.allclose(out_img[:, 0], gray, rtol=0, atol=1e-9)
@@ -266,7 +266,7 @@ assert np.allclose(out_img[:, 1, 1:-1, 1:-1] - 128, edges, rtol=0, atol=1e-9)
 # $(1, 2, 1, 2, 1)$.
 
 # %%
-# NEEDS: conv_forward, conv_backward
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 # NBVAL_CHECK_OUTPUT
 def coverage(stride):
     x1 = np.ones((1, 1, 5, 5))
@@ -283,7 +283,7 @@ for s in counts:
     assert np.array_equal(counts[s], expected_counts[s])
 
 # %%
-# NEEDS: conv_forward, conv_backward
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 for ax, (s, c) in zip(axes, counts.items()):
     ax.imshow(c, cmap="viridis", vmin=0, vmax=9)
@@ -307,7 +307,7 @@ plt.show()
 # (4 images of $3\times5\times5$, two $3\times3$ filters, stride 1, `pad = 2`).
 
 # %%
-# NEEDS: conv_forward, conv_backward
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 rng = np.random.default_rng(2017)
 cases = [
     # (x shape, w shape, stride, total pad)

@@ -206,7 +206,7 @@ show("max_pool_backward")
 # why that bound holds, and checks the fused fast kernel that this sandwich runs on.)
 
 # %%
-# NEEDS: conv_forward, conv_backward, max_pool_forward, max_pool_backward
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward
 H_SANDWICH = 1e-4
 sandwich_rng = np.random.default_rng(231)
 x = sandwich_rng.standard_normal((2, 3, 16, 16))

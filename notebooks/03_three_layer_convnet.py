@@ -68,10 +68,10 @@ for num_classes in (10, 2):
     assert loss_reg > loss
     assert math.isclose(loss_reg - loss, reg_term, rel_tol=1e-4)
     # float32 sums: shown to the digits that do not depend on the machine's BLAS
-    table += [[num_classes, "0", stable_format(loss, 4, rel=1e-4, spec="f"),
+    table += [[num_classes, "0", stable_format(loss, 4, rel=1e-5, spec="f"),
                f"{math.log(num_classes):.4f}", "—"],
-              [num_classes, "0.5", stable_format(loss_reg, 4, rel=1e-4, spec="f"), "—",
-               stable_format(reg_term, 4, rel=1e-4, spec="f")]]
+              [num_classes, "0.5", stable_format(loss_reg, 4, rel=1e-5, spec="f"), "—",
+               stable_format(reg_term, 4, rel=1e-5, spec="f")]]
 Table(["classes", "reg", "loss", "log C", "expected reg term"], table)
 
 # %% [markdown]

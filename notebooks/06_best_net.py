@@ -21,6 +21,8 @@
 
 # %%
 # %matplotlib inline
+import contextlib
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -240,8 +242,9 @@ short_config = training.resolve_config(
     {**config, "solver": {**config["solver"], "keep": "best", "checkpoint_every": None}})
 with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / "short"
-    log = []
-    short = training.run(short_config, out, max_steps=100, progress=True, log=log.append)
+    log, epoch_lines = [], io.StringIO()
+    with contextlib.redirect_stdout(epoch_lines):  # the bar shows them; their digits vary by BLAS
+        short = training.run(short_config, out, max_steps=100, progress=True, log=log.append)
     saved = sorted(p.name for p in out.iterdir())
     params = training.load_params(out / "params.npz")
 print(f"{short['timing']['iterations']} updates: test accuracy {short['test_accuracy']:.2f}")
