@@ -86,7 +86,10 @@ Table(["id", "check", "why"],
 # inside a container or a throwaway VM (see the README).
 
 # %%
-print((class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0])
+feedback = (class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0]
+heading, *lines = feedback.splitlines()
+print(heading)  # the rest of the text, one line per check, shown as a table:
+Table(["check", "result"], [line.split(maxsplit=1) for line in lines if line.strip()])
 
 # %%
 shutil.rmtree(work)
