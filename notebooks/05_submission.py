@@ -231,7 +231,7 @@ for name in OUTPUT_SHAPES:
 # %%
 # SOLUTION-ONLY
 from code_base.submission import pack, pack_listing
-from code_base.submission.synthetic import write_project
+from code_base.submission.classgrade import write_project
 
 project = write_project(work / "project", INPUTS, pages=2)
 packed = pack("E0123456G", root=project, out=work)

@@ -24,7 +24,7 @@ from IPython.display import display
 
 from code_base.submission import pack
 from code_base.submission.packer import find_root
-from code_base.submission.synthetic import make_class, write_project
+from code_base.submission.classgrade import make_class, write_project
 from code_base.vis_utils import Table
 
 ROOT = find_root()

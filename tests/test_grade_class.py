@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from code_base.submission import (COLUMNS, MISTAKES, UnsafeArchiveError, ZipLimits, grade_class,
-                                  make_class, make_inputs, pack, write_project)
-from code_base.submission import classgrade
-from code_base.submission.zipsafe import extract_members, safe_members
-from code_base.submission.student_code import run_function
+from code_base.submission import make_inputs, pack
+from code_base.submission.classgrade import grade as classgrade
+from code_base.submission.classgrade import (COLUMNS, MISTAKES, UnsafeArchiveError, ZipLimits,
+                                             grade_class, make_class, write_project)
+from code_base.submission.classgrade.zipsafe import extract_members, safe_members
+from code_base.submission.classgrade.run_student import run_function
 
 REPO = Path(__file__).resolve().parents[1]
 INPUTS = REPO / "input_files"

@@ -14,7 +14,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from code_base.submission import (OUTPUT_SHAPES, PackError, SubmissionError, count_pages, file_name,
-                                  pack, report_pdf, student_id, write_project)
+                                  pack, student_id)
+from code_base.submission.classgrade import report_pdf, write_project
 from code_base.submission.handin import holds_images, is_cifar_name, is_junk
 from code_base.submission.packer import find_root
 

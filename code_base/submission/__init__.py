@@ -8,9 +8,9 @@
 
 :mod:`.files` holds the CSV format (names, shapes, reading, atomic writing), :mod:`.compute` the
 assignment's calls on the inputs, :mod:`.grader` the checks of a student's outputs. The hand-in:
-:mod:`.handin` (its rules), :mod:`.packer` (`pack`, the student's zip), :mod:`.classgrade` (grading a class
-of zips: :mod:`.zipsafe` extracts, :mod:`.student_code` and :mod:`.child` run a student's code,
-:mod:`.classreport` writes the results), :mod:`.synthetic` (a synthetic class to try it on).
+:mod:`.handin` (its rules), :mod:`.packer` (`pack`, the student's zip).  The instructor's
+:mod:`.classgrade` (grading a class of zips) is a subpackage of its own, imported as
+``code_base.submission.classgrade``; the student release does not have it.
 """
 
 from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_SEED,
@@ -20,14 +20,8 @@ from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_S
 from .files import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError, file_name,
                     format_array, load_array, load_folder, parse_values, write_folder)
 from .grader import BOUND_TEXT, CheckResult, drop_bound, grade, results_table
-from .classgrade import ClassGrades, grade_class
-from .classreport import COLUMNS, Cell, StudentGrade, grades_table, problems_text
 from .handin import count_pages, student_id
 from .packer import PackError, PackResult, pack, pack_listing
-from .student_code import CodeRun
-from .synthetic import make_class, report_pdf, write_project, zip_project
-from .synthetic_code import MISTAKES
-from .zipsafe import UnsafeArchiveError, ZipLimits
 
 __all__ = [
     "CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
@@ -38,7 +32,4 @@ __all__ = [
     "format_array", "load_array", "load_folder", "parse_values", "write_folder",
     "BOUND_TEXT", "CheckResult", "drop_bound", "grade", "results_table",
     "student_id", "count_pages", "PackError", "PackResult", "pack", "pack_listing",
-    "ClassGrades", "grade_class", "COLUMNS", "Cell", "StudentGrade", "grades_table", "problems_text",
-    "CodeRun", "ZipLimits", "UnsafeArchiveError",
-    "MISTAKES", "make_class", "report_pdf", "write_project", "zip_project",
 ]

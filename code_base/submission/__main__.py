@@ -1,10 +1,13 @@
 """python -m code_base.submission {make-inputs,run,grade,pack,grade-class}: the hand-in files' command line.
 
-Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr).
-See code_base/submission/grader.py for what `grade` checks, handin_cli.py for pack and grade-class.
+Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr), 130 on
+Ctrl-C.  See code_base/submission/grader.py for what `grade` checks, handin_cli.py for pack and
+classgrade/cli.py for grade-class (the instructor's; the student release does not have it).
 """
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 
@@ -12,7 +15,15 @@ from ..utils.cli import ArgumentParser, non_negative_int
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
 from .files import INPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
-from .handin_cli import COMMANDS as HANDIN_COMMANDS, add_parsers as add_handin_parsers, run_command
+from . import handin_cli
+
+
+def _command_modules():
+    """The modules adding commands: pack, and grade-class where the class grader is present."""
+    modules = [handin_cli]
+    if importlib.util.find_spec(f"{__package__}.classgrade") is not None:
+        modules.append(importlib.import_module(f"{__package__}.classgrade.cli"))
+    return modules
 
 
 def _parser():
@@ -35,7 +46,8 @@ def _parser():
     p.add_argument("--outputs", default="output_files")
     p.add_argument("--reference", default=None,
                    help="folder of reference conv/maxpool outputs (default: computed here)")
-    add_handin_parsers(sub)
+    for module in _command_modules():
+        module.add_parsers(sub)
     return parser
 
 
@@ -50,8 +62,9 @@ def _check_fresh(folder, force):
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        if args.command in HANDIN_COMMANDS:
-            return run_command(args)
+        for module in _command_modules():
+            if args.command in module.COMMANDS:
+                return module.run_command(args)
         if args.command == "make-inputs":
             _check_fresh(args.out, args.force)
             write_folder(args.out, make_inputs(args.seed))
@@ -73,4 +86,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was left (files are written whole or not at all)",
+              file=sys.stderr)
+        sys.exit(130)

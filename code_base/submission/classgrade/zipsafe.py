@@ -16,8 +16,8 @@ import stat
 import zipfile
 from pathlib import Path
 
-from ..utils.checks import check_int, check_real
-from .files import SubmissionError
+from ...utils.checks import check_int, check_real
+from ..files import SubmissionError
 
 __all__ = ["ZipLimits", "UnsafeArchiveError", "member_name", "safe_members", "extract_members"]
 

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.checks import check_int, check_real
-from ..utils.fileio import atomic_write
-from .classreport import Cell, StudentGrade, cell_from_results, csv_text, feedback_text
-from .compute import make_inputs
-from .files import INPUT_SHAPES, OUTPUT_SHAPES, SubmissionError, file_name, load_folder, write_folder
-from .grader import grade
-from .handin import (CODE_DIR, FUNCTIONS, OUTPUT_DIR, REPORT, REPORT_PAGES,
+from ...utils.checks import check_int, check_real
+from ...utils.fileio import atomic_write
+from .report import Cell, StudentGrade, cell_from_results, csv_text, feedback_text
+from ..compute import make_inputs
+from ..files import INPUT_SHAPES, OUTPUT_SHAPES, SubmissionError, file_name, load_folder, write_folder
+from ..grader import grade
+from ..handin import (CODE_DIR, FUNCTIONS, OUTPUT_DIR, REPORT, REPORT_PAGES,
                      count_pages, is_cifar_name, is_junk, student_id)
-from .student_code import run_code
+from .run_student import run_code
 from .zipsafe import UnsafeArchiveError, ZipLimits, extract_members, safe_members
 
 __all__ = ["ClassGrades", "grade_class", "grade_submission"]

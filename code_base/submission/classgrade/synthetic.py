@@ -13,12 +13,12 @@ import shutil
 import types
 from pathlib import Path
 
-from .child import CALLS
-from .files import INPUT_SHAPES, load_folder, write_folder
-from .handin import CODE_DIR, OUTPUT_DIR, REPORT, student_id
-from .packer import handin_members, write_zip
-from .student_code import assignment_params
-from .synthetic_code import MISTAKES, layers_source
+from .in_sandbox import CALLS
+from ..files import INPUT_SHAPES, load_folder, write_folder
+from ..handin import CODE_DIR, OUTPUT_DIR, REPORT, student_id
+from ..packer import handin_members, write_zip
+from .run_student import assignment_params
+from .mistakes import MISTAKES, layers_source
 
 __all__ = ["report_pdf", "student_outputs", "write_project", "zip_project", "make_class"]
 
@@ -37,7 +37,7 @@ def report_pdf(pages=1):
 
 def student_outputs(source, inputs):
     """The outputs that the layers.py text `source` gives on the `name -> array` inputs, by the
-    assignment's calls (child.CALLS), run in this process: for the trusted synthetic code only."""
+    assignment's calls (in_sandbox.CALLS), run in this process: for the trusted synthetic code only."""
     module = types.ModuleType("synthetic_student_layers")
     exec(compile(source, "layers.py", "exec"), module.__dict__)
     params = assignment_params()

@@ -1,6 +1,6 @@
 """Run a student's own code_base on given inputs: one limited process per function.
 
-Each of the six functions runs in its own `python -I -S` process (see :mod:`.child`) started in
+Each of the six functions runs in its own `python -I -S` process (see :mod:`.in_sandbox`) started in
 a new session, with only the student's folder and NumPy's on sys.path, an environment holding
 nothing of the grader's but locale and BLAS settings, a wall-clock timeout (the whole process
 group is killed when it runs out), and limits on memory (address space), CPU time and file size.
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DROPOUT_BACKWARD_P,
+from ..compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DROPOUT_BACKWARD_P,
                       DROPOUT_FORWARD_P, POOL_PARAM)
-from .handin import FUNCTION_OUTPUTS, FUNCTIONS
+from ..handin import FUNCTION_OUTPUTS, FUNCTIONS
 
 __all__ = ["CodeRun", "assignment_params", "run_function", "run_code"]
 
-CHILD = Path(__file__).with_name("child.py")
+CHILD = Path(__file__).with_name("in_sandbox.py")
 MiB = 1 << 20
 FILE_LIMIT = 16 * MiB  # what a child may write to one file: results, and any print flood
 _KEPT_VARIABLES = ("LANG", "LC_ALL", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")

@@ -1,6 +1,6 @@
 """Run one of a student's layer functions, in a process of its own, for `grade-class`.
 
-    python -I -S code_base/submission/child.py CONFIG.json
+    python -I -S code_base/submission/classgrade/in_sandbox.py CONFIG.json
 
 Started by :mod:`.student_code`: -I ignores every PYTHON* variable and the user's site folder and
 keeps this script's folder off sys.path; -S skips site, so no site-packages and no .pth file

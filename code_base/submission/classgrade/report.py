@@ -11,9 +11,9 @@ import csv
 import dataclasses
 import io
 
-from .files import file_name
-from .grader import results_table
-from .handin import FUNCTION_OUTPUTS, FUNCTIONS
+from ..files import file_name
+from ..grader import results_table
+from ..handin import FUNCTION_OUTPUTS, FUNCTIONS
 
 __all__ = ["COLUMNS", "Cell", "StudentGrade", "cell_from_results", "csv_text", "feedback_text",
            "grades_table", "problems_text"]
