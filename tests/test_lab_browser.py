@@ -233,7 +233,7 @@ def test_run_all_then_save_changes_only_the_outputs(page, lab, name):
     _, _, root = lab
     path = f"notebooks/{name}.py"
     committed = nbformat.read(root / f"notebooks/{name}.ipynb", as_version=4)
-    pixel_cells = [c for c in committed.cells if notebook_clean.CIFAR_PIXELS in c.source]
+    pixel_cells = [c for c in committed.cells if notebook_clean.is_pixel_cell(c.source)]
     expected_images = len(pixel_cells) + sum(
         any(mime.startswith("image/") for mime in o.get("data", {}))
         for c in committed.cells for o in c.get("outputs", []))
@@ -256,7 +256,7 @@ def test_run_all_then_save_changes_only_the_outputs(page, lab, name):
     git(root, "checkout", "-q", "--", ".")  # the next test starts from the committed copy again
     assert changed in ([], [f" M notebooks/{name}.ipynb"])
     assert notebook_clean.is_clean(saved)
-    assert all(c.outputs == [] for c in saved.cells if notebook_clean.CIFAR_PIXELS in c.source)
+    assert all(c.outputs == [] for c in saved.cells if notebook_clean.is_pixel_cell(c.source))
 
     def inputs(nb):
         nb = json.loads(json.dumps(nb))
