@@ -39,7 +39,7 @@ test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	$(BIN)/python -m pytest
 
-# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
+# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/lab.sh $(LAB_ARGS)
 
