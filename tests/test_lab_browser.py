@@ -215,8 +215,13 @@ def run_all(page, name, progress_cells=()):
     kernel is still busy, i.e. during the run, not only in the saved result."""
     start = time.monotonic()
     page.evaluate("() => { window.runAll = window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     for index in progress_cells:
-        page.wait_for_function(PROGRESS_WHILE_RUNNING, arg=index)
+        try:
+            page.wait_for_function(PROGRESS_WHILE_RUNNING, arg=index)
+        except PlaywrightTimeout:
+            pytest.fail(f"{name}: cell {index} (progress=True) showed no progress-bar widget while "
+                        "the notebook ran", pytrace=False)
     assert page.evaluate("() => window.runAll")
     page.wait_for_function(KERNEL_IDLE)
     seconds = time.monotonic() - start
