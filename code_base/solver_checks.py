@@ -40,7 +40,7 @@ class TrainingDiverged(FloatingPointError):
 def quiet_overflow():
     """No NumPy overflow / invalid-value warnings inside: a diverging run reaches them on its
     way to a loss that check_loss reports in one message.  Both the error state (this thread)
-    and a warnings filter (the fast kernels' worker threads, which have their own) are set."""
+    and a warnings filter (worker threads, which have an error state of their own) are set."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
