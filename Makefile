@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
+.PHONY: all test check venv lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -24,6 +24,10 @@ venv: $(STAMP)
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	$(BIN)/python -m pytest
+
+# The student's check: PASS / FAIL / TODO for each function you write (NAME=conv_forward, layers, ...).
+check: $(STAMP)
+	$(BIN)/python -m code_base.check $(NAME)
 
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
 lab: $(STAMP)

@@ -29,6 +29,11 @@ class Case(NamedTuple):
     hint: Optional[str] = None
 
 
+def _short(name):
+    """'dx' for conv_backward_out_dx, 'out' for conv_forward_out: the output's own name."""
+    return name.split("_out_")[-1] if "_out_" in name else "out" if name.endswith("_out") else name
+
+
 def compare(label, got, expected, limit, hint=None):
     """A Case comparing the dicts of arrays `got` and `expected`, output by output."""
     worst, worst_name = 0.0, None
@@ -37,13 +42,13 @@ def compare(label, got, expected, limit, hint=None):
         have = None if have is None else np.asarray(have)
         if have is None or have.shape != np.shape(want):
             shape = "nothing" if have is None else f"shape {have.shape}"
-            return Case(label, False, f"{name.split('_out_')[-1]}: returned {shape}, expected shape "
+            return Case(label, False, f"{_short(name)}: returned {shape}, expected shape "
                         f"{np.shape(want)}", hint)
         error = rel_error(have, want)
         if not error <= worst:  # also catches NaN
             worst, worst_name = error, name
     ok = bool(worst <= limit)
-    where = f" in {worst_name.split('_out_')[-1].split('_out')[0]}" if worst_name and not ok else ""
+    where = f" in {_short(worst_name)}" if worst_name and not ok else ""
     return Case(label, ok, f"rel error {worst:.1e}{where} (limit {limit:.0e})", None if ok else hint)
 
 
