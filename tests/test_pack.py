@@ -214,7 +214,8 @@ def test_pack_refuses_with_one_line_per_problem(project):
                 r"code_base/env: a virtual environment; move it out of code_base/",
                 r"code_base/link\.py: a symbolic link",
                 r"code_base/datasets/cifar-10-batches-py/data_batch_1: CIFAR data",
-                r"output_files/: 1 of 22 grader checks fail, first conv_forward_out\.csv: rel error",
+                r"output_files/conv_forward_out\.csv: not what your conv_forward gives now \(rel error 1\); "
+                r"run `python -m code_base\.submission run` again",
                 r"report\.pdf: 3 pages; the assignment asks for 1-2",
                 r"the hand-in holds 27\.\d MiB, over the 25 MiB limit"]
     assert len(problems) == len(expected), problems
@@ -230,7 +231,8 @@ def test_pack_cli_errors_are_lines_and_exit_1(project):
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines) and "Traceback" not in result.stderr
-    assert lines[0].startswith("error: output_files/: 1 of 21 grader checks fail, first maxpool_forward_out.csv: missing")
+    assert lines[0] == ("error: output_files/maxpool_forward_out.csv: missing; "
+                        "run `python -m code_base.submission run` again")
     assert lines[1] == "error: report.pdf: file not found (build it with `make report`)"
     assert not (project / "e01.zip").exists()
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from .manifest import GROUPS, TASKS, stub_message, task
 
-__all__ = ["TIME_LIMIT", "Result", "resolve", "check_task", "run", "check_lines", "summary"]
+__all__ = ["TIME_LIMIT", "Result", "resolve", "check_task", "describe_error", "run", "check_lines", "summary"]
 
 TIME_LIMIT = 5.0  # seconds per function (each takes well under 1 s)
 _ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,8 @@ def _where(error):
     return where
 
 
-def _describe(error):
+def describe_error(error):
+    """'ValueError: message (code_base/layers.py:97)': one line, the student's file and line."""
     message = str(error).strip().splitlines()
     text = f"{type(error).__name__}: {message[0][:200]}" if message else type(error).__name__
     where = _where(error)
@@ -101,7 +102,7 @@ def _todo(name, error):
     for t in TASKS:
         if message == stub_message(t):
             return "not written yet" if t.name == name else f"waits for {t.name} (not written yet)"
-    return f"not written yet ({_describe(error)})"
+    return f"not written yet ({describe_error(error)})"
 
 
 def check_task(name, expected, time_limit=TIME_LIMIT):
@@ -119,7 +120,7 @@ def check_task(name, expected, time_limit=TIME_LIMIT):
         verdict = Result(name, "FAIL", f"took over {time_limit:g} s (the limit) on "
                                        f"{len(cases) + 1} of {len(_checks()[name])} cases")
     except Exception as e:  # the student's code failed: one line, not a traceback
-        verdict = Result(name, "FAIL", _describe(e))
+        verdict = Result(name, "FAIL", describe_error(e))
     else:
         failed = [c for c in cases if not c.ok]
         if failed:
