@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from .manifest import GROUPS, TASKS, stub_message, task
 
-__all__ = ["TIME_LIMIT", "Result", "resolve", "check_task", "describe_error", "run", "check_lines", "summary"]
+__all__ = ["TIME_LIMIT", "Result", "resolve", "check_task", "describe_error", "todo_reason", "run", "check_lines", "summary"]
 
 TIME_LIMIT = 5.0  # seconds per function (each takes well under 1 s)
 _ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def describe_error(error):
     return f"{text} ({where})" if where else text
 
 
-def _todo(name, error):
+def todo_reason(name, error):
     """The TODO line: this function is unwritten, or it waits for another one that is."""
     message = str(error)
     for t in TASKS:
@@ -115,7 +115,7 @@ def check_task(name, expected, time_limit=TIME_LIMIT):
                 if not cases[-1].ok:
                     break
     except NotImplementedError as e:
-        return Result(name, "TODO", _todo(name, e))
+        return Result(name, "TODO", todo_reason(name, e))
     except _TimeLimit:
         verdict = Result(name, "FAIL", f"took over {time_limit:g} s (the limit) on "
                                        f"{len(cases) + 1} of {len(_checks()[name])} cases")

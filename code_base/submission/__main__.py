@@ -13,7 +13,7 @@ import sys
 
 from ..utils.cli import ArgumentParser, non_negative_int
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
-from ..check.runner import describe_error
+from ..check.runner import describe_error, todo_reason
 from .files import INPUT_SHAPES, OUTPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
 from . import handin_cli
@@ -68,7 +68,7 @@ def _run(args):
     print(f"wrote {len(outputs)} of {len(OUTPUT_SHAPES)} files to {args.outputs}")
     for function, error in failures.items():
         if isinstance(error, NotImplementedError):
-            print(f"not written yet: {function} ({str(error).strip() or 'NotImplementedError'})")
+            print(f"{function}: {todo_reason(function, error)}")
         else:
             print(f"error: {function} fails on {args.inputs}: {describe_error(error)}", file=sys.stderr)
     return 1 if failures else 0
