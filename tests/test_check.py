@@ -317,3 +317,44 @@ def test_hints_on_the_assignments_calls():
     assert hint_for_call("conv_backward", inputs, wrong, right).startswith("db is missing")
     garbage = {"conv_backward_out_dx": "x"}
     assert hint_for_call("conv_backward", inputs, garbage, right) is None
+
+
+def test_a_2017_stub_that_returns_none_fails_with_a_hint(monkeypatch):
+    monkeypatch.setattr(layers, "conv_forward", lambda x, w, b, conv_param: None)
+    r = verdict("conv_forward")
+    assert r.detail == ("TypeError: cannot unpack non-iterable NoneType object; hint: does the function "
+                        "return its result (a forward pass returns out, cache)?")
+
+
+def test_notebook_show_prints_the_check_lines(capsys):
+    from code_base.check.notebook import show
+    show("max_pool_forward")
+    assert capsys.readouterr().out.splitlines() == check_lines(["max_pool_forward"])
+    assert check_lines(["max_pool_forward"])[0].startswith("PASS  max_pool_forward")
+
+
+# --- calls.py is the submission's call -----------------------------------------------------------
+
+def test_calls_make_the_submissions_calls_with_its_parameters():
+    from code_base import submission
+    from code_base.submission.compute import compute_each
+    from code_base.submission.handin import FUNCTION_OUTPUTS
+    assert calls.PARAMS == {"conv_forward": submission.CONV_FORWARD_PARAM,
+                            "conv_backward": submission.CONV_BACKWARD_PARAM,
+                            "pool": submission.POOL_PARAM,
+                            "dropout_forward_p": submission.DROPOUT_FORWARD_P,
+                            "dropout_backward_p": submission.DROPOUT_BACKWARD_P}
+    assert calls.FUNCTION_OUTPUTS == FUNCTION_OUTPUTS
+    assert {n for names in calls.FUNCTION_INPUTS.values() for n in names} == set(submission.INPUT_SHAPES)
+    inputs = submission.make_inputs(3)
+    deterministic = submission.compute_deterministic(inputs)
+    for function in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"):
+        for name, value in calls.call(layers, function, inputs).items():
+            np.testing.assert_array_equal(value, deterministic[name])
+    every, failures = compute_each(inputs, seed=4)
+    assert failures == {}
+    for name, value in submission.compute_outputs(inputs, seed=4).items():
+        np.testing.assert_array_equal(every[name], value)
+    out = calls.call(layers, "dropout_forward", inputs, seed=9)
+    again = calls.call(layers, "dropout_forward", inputs, seed=9)
+    np.testing.assert_array_equal(out["dropout_forward_out_train"], again["dropout_forward_out_train"])

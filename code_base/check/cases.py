@@ -105,7 +105,9 @@ def compute_expected():
 def write_expected(path=EXPECTED_PATH):
     """Write compute_expected() to `path` as JSON (whole or not at all); returns the path."""
     path = Path(path)
-    text = json.dumps(compute_expected(), indent=1, sort_keys=True) + "\n"
+    expected = compute_expected()
+    text = "{\n" + ",\n".join(f" {json.dumps(case_id)}: {json.dumps(expected[case_id], sort_keys=True)}"
+                               for case_id in sorted(expected)) + "\n}\n"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

@@ -120,7 +120,10 @@ def check_task(name, expected, time_limit=TIME_LIMIT):
         verdict = Result(name, "FAIL", f"took over {time_limit:g} s (the limit) on "
                                        f"{len(cases) + 1} of {len(_checks()[name])} cases")
     except Exception as e:  # the student's code failed: one line, not a traceback
-        verdict = Result(name, "FAIL", describe_error(e))
+        returned_none = isinstance(e, TypeError) and "NoneType" in str(e)
+        verdict = Result(name, "FAIL", describe_error(e) + (
+            "; hint: does the function return its result (a forward pass returns out, cache)?"
+            if returned_none else ""))
     else:
         failed = [c for c in cases if not c.ok]
         if failed:
