@@ -30,8 +30,10 @@ class Case(NamedTuple):
 
 
 def _short(name):
-    """'dx' for conv_backward_out_dx, 'out' for conv_forward_out: the output's own name."""
-    return name.split("_out_")[-1] if "_out_" in name else "out" if name.endswith("_out") else name
+    """'dx' for conv_backward_out_dx and maxpool_backward_out, 'out' for conv_forward_out."""
+    if "_out_" in name:
+        return name.split("_out_")[-1]
+    return ("dx" if "backward" in name else "out") if name.endswith("_out") else name
 
 
 def compare(label, got, expected, limit, hint=None):

@@ -11,6 +11,7 @@ Every output is computed before any is written, so bad inputs leave the output f
 import numpy as np
 
 from .. import layers
+from ..check import calls
 from .files import INPUT_SHAPES, OUTPUT_SHAPES, file_name, load_folder, write_folder
 
 __all__ = ["CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
@@ -103,23 +104,13 @@ def compute_dropout(inputs, seed=DEFAULT_DROPOUT_SEED):
 
 def compute_each(inputs, seed=DEFAULT_DROPOUT_SEED):
     """(outputs, failures): the outputs of every function that runs, and function -> exception
-    for those that raise (NotImplementedError: not written yet).  Same values as compute_outputs."""
+    for those that raise (NotImplementedError: not written yet).  Same values as compute_outputs:
+    the assignment's calls (check.calls, the grader's too), dropout masks drawn from `seed`."""
     rng = np.random.default_rng(seed)
-    a = inputs
-    each = {
-        'conv_forward': lambda: {'conv_forward_out': conv_forward_outputs(
-            a['conv_forward_in_x'], a['conv_forward_in_w'], a['conv_forward_in_b'])},
-        'conv_backward': lambda: dict(zip(('conv_backward_out_dx', 'conv_backward_out_dw',
-                                           'conv_backward_out_db'), conv_backward_outputs(
-            a['conv_backward_in_x'], a['conv_backward_in_w'], a['conv_backward_in_b'],
-            a['conv_backward_in_dout']))),
-        'max_pool_forward': lambda: {'maxpool_forward_out': maxpool_forward_outputs(
-            a['maxpool_forward_in_x'])},
-        'max_pool_backward': lambda: {'maxpool_backward_out': maxpool_backward_outputs(
-            a['maxpool_backward_in_x'], a['maxpool_backward_in_dout'])},
-        'dropout_forward': lambda: _dropout_forward_outputs(a, rng),
-        'dropout_backward': lambda: _dropout_backward_outputs(a, rng),
-    }
+    each = {f: (lambda f=f: calls.call(layers, f, inputs)) for f in calls.FUNCTIONS
+            if not f.startswith('dropout_')}
+    each['dropout_forward'] = lambda: _dropout_forward_outputs(inputs, rng)
+    each['dropout_backward'] = lambda: _dropout_backward_outputs(inputs, rng)
     outputs, failures = {}, {}
     for function, compute in each.items():
         try:
