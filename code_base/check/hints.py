@@ -10,6 +10,8 @@ NumPy only, and fast: the grader quotes these hints in a class's feedback.  A hi
 mistake, never the answer.
 """
 
+import itertools
+
 import numpy as np
 
 from . import calls
@@ -30,18 +32,16 @@ def _windows(x, HH, WW, stride, lo, hi):
     xp = np.pad(x, ((0, 0), (0, 0), (lo, hi), (lo, hi)))
     H_out = 1 + (xp.shape[2] - HH) // stride
     W_out = 1 + (xp.shape[3] - WW) // stride
-    for i in range(HH):
-        for j in range(WW):
-            sl = (slice(None), slice(None), slice(i, i + stride * H_out, stride),
-                  slice(j, j + stride * W_out, stride))
-            yield i, j, sl, xp[sl], xp.shape
+    for i, j in itertools.product(range(HH), range(WW)):
+        sl = (slice(None), slice(None), slice(i, i + stride * H_out, stride),
+              slice(j, j + stride * W_out, stride))
+        yield i, j, sl, xp[sl], xp.shape
 
 
 def _conv(x, w, b, stride, lo, hi, dout=None):
     """Forward (out,) or, with dout, backward (dx, dw, db) of a convolution padded lo/hi."""
-    F, C, HH, WW = w.shape
     out, dw, dxp = None, np.zeros(w.shape), None
-    for i, j, sl, patch, padded in _windows(x, HH, WW, stride, lo, hi):
+    for i, j, sl, patch, padded in _windows(x, *w.shape[2:], stride, lo, hi):
         if dout is None:
             term = np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])
             out = term if out is None else out + term
@@ -87,8 +87,7 @@ def _conv_variants(x, w, b, pad, stride, dout=None):
 
 def _pool(x, ph, pw, stride, dout=None, rule="max"):
     """Pool forward {'out'} or backward {'dx'} with `rule`: max (first maximum), every tie, last, mean."""
-    N, C, H, W = x.shape
-    H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    H_out, W_out = (1 + (size - k) // stride for size, k in zip(x.shape[2:], (ph, pw)))
     at = [(i, j, (slice(None), slice(None), slice(i, i + stride * H_out, stride),
                   slice(j, j + stride * W_out, stride))) for i in range(ph) for j in range(pw)]
     stack = np.stack([x[sl] for _, _, sl in at])

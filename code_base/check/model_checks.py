@@ -13,6 +13,7 @@ from .layer_checks import NUMERIC, Case
 __all__ = ["MODEL_CHECKS"]
 
 SHAPE = dict(input_dim=(2, 6, 6), num_filters=3, filter_size=3, hidden_dim=7, num_classes=4)
+WEIGHTS = ("W1", "W2", "W3")
 LABEL = "input (2, 6, 6), 3 filters 3x3, hidden 7, 4 classes"
 
 
@@ -43,7 +44,7 @@ def init_shapes(expected):
                         if k == "W2" else None)
     if any(np.any(np.asarray(got[k]) != 0) for k in ("b1", "b2", "b3")):
         return Case(label, False, "a bias is not zero", "biases start at zero")
-    weights = np.concatenate([np.ravel(got[k]) for k in ("W1", "W2", "W3")])
+    weights = np.concatenate([np.ravel(got[k]) for k in WEIGHTS])
     std, mean = float(np.std(weights)), float(np.mean(weights))
     ok = abs(std / 0.5 - 1) < 0.15 and abs(mean) < 0.1
     return Case(label, ok, f"weights: std {std:.3f} (weight_scale 0.5, limit +-15%), mean {mean:.3f}",
@@ -85,9 +86,9 @@ def regularisation(expected):
     net.reg = reg
     loss1, grads1 = net.loss(X, y)
     p = net.params
-    want = 0.5 * reg * sum(float(np.sum(p[k] ** 2)) for k in ("W1", "W2", "W3"))
+    want = 0.5 * reg * sum(float(np.sum(p[k] ** 2)) for k in WEIGHTS)
     error = rel_error(loss1 - loss0, want)
-    for k in ("W1", "W2", "W3"):
+    for k in WEIGHTS:
         error = max(error, rel_error(grads1[k] - grads0[k], reg * p[k]))
     ok = error <= NUMERIC
     return Case(f"reg = {reg}: loss and gradients against reg = 0, {LABEL}", ok,
