@@ -39,9 +39,9 @@ test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	$(BIN)/python -m pytest
 
-# The student's check: PASS / FAIL / TODO for each function you write (NAME=conv_forward, layers, ...).
+# The student's check: PASS / FAIL / TODO for each function you write (NAMES="conv_forward layers").
 check: $(STAMP)
-	$(BIN)/python -m code_base.check $(NAME)
+	$(BIN)/python -m code_base.check $(NAMES)
 
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)

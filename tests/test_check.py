@@ -117,9 +117,10 @@ def test_on_a_release_s_stubs_every_function_is_todo_and_the_exit_code_is_1(tmp_
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     assert [ln.split()[0] for ln in lines[:-1]] == ["TODO"] * len(TASKS)
-    assert "TODO  conv_forward                    not written yet" in lines
-    assert lines[1] == "TODO  col2im                          not written yet"
-    assert "waits for ThreeLayerConvNet.init_params" in lines[-2]
+    assert lines[2] == "TODO  conv_forward                    not written yet: see the TODO in code_base/layers.py"
+    assert lines[1] == "TODO  col2im                          not written yet: see the TODO in code_base/im2col.py"
+    assert lines[-2] == ("TODO  ThreeLayerConvNet.loss          not written yet: "
+                         "see the TODO in code_base/classifiers/cnn.py")
     assert lines[-1] == ("0 of 10 public checks pass (10 not written yet); "
                          "grading reruns your code on new inputs")
     assert "Traceback" not in done.stdout + done.stderr
@@ -358,3 +359,25 @@ def test_calls_make_the_submissions_calls_with_its_parameters():
     out = calls.call(layers, "dropout_forward", inputs, seed=9)
     again = calls.call(layers, "dropout_forward", inputs, seed=9)
     np.testing.assert_array_equal(out["dropout_forward_out_train"], again["dropout_forward_out_train"])
+
+
+def test_a_missing_expected_json_is_one_line_and_exit_2(tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(ROOT / "code_base", root / "code_base", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "code_base" / "check" / "expected.json").unlink()
+    done = _cli(cwd=root, pythonpath=root)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"check: {root / 'code_base/check/expected.json'}: cannot read the fixed cases' "
+                           "expected values (No such file or directory); restore it from the release\n")
+
+
+def test_a_written_function_waiting_for_a_stub_says_so(tmp_path):
+    root = _stub_copy(tmp_path)
+    layers_py = root / "code_base" / "layers.py"
+    text = layers_py.read_text()
+    stub = "raise NotImplementedError('conv_backward is yours to write: see the TODO in code_base/layers.py')"
+    assert stub in text
+    layers_py.write_text(text.replace(stub, "return None, None, None"))
+    done = _cli("conv_backward", cwd=root, pythonpath=root)
+    assert done.stdout.splitlines()[0] == ("TODO  conv_backward                   waits for conv_forward "
+                                           "(not written yet)")

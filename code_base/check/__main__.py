@@ -32,7 +32,12 @@ def main(argv=None):
     except KeyError as e:
         print(f"check: {e.args[0]}", file=sys.stderr)
         return 2
-    results = run(args.names)
+    from .cases import ExpectedMissing
+    try:
+        results = run(args.names)
+    except ExpectedMissing as e:
+        print(f"check: {e}", file=sys.stderr)
+        return 2
     for r in results:
         print(format_result(r, args.verbose), flush=True)
     print(summary(results))

@@ -16,7 +16,7 @@ import numpy as np
 from . import calls
 
 __all__ = ["EXPECTED_PATH", "CASES", "dyadic", "case_inputs", "run_case", "compute_expected",
-           "write_expected", "load_expected"]
+           "write_expected", "ExpectedMissing", "load_expected"]
 
 EXPECTED_PATH = Path(__file__).with_name("expected.json")
 
@@ -114,8 +114,16 @@ def write_expected(path=EXPECTED_PATH):
     return path
 
 
+class ExpectedMissing(Exception):
+    """expected.json is missing or damaged."""
+
+
 def load_expected(path=EXPECTED_PATH):
     """{case id: {output name: array}} read from `path`."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ExpectedMissing(f"{path}: cannot read the fixed cases' expected values "
+                              f"({getattr(e, 'strerror', None) or e}); restore it from the release") from None
     return {case_id: {name: np.array(v, dtype=np.float64) for name, v in outputs.items()}
             for case_id, outputs in data.items()}
