@@ -138,9 +138,10 @@ def check_task(name, expected, time_limit=TIME_LIMIT):
             detail = f"{c.label}: {c.measure}" + (f"; hint: {c.hint}" if c.hint else "")
             verdict = Result(name, "FAIL", detail)
         else:
-            verdict = Result(name, "PASS", f"{len(cases)} case{'s' * (len(cases) > 1)}: "
-                                           + "; ".join(c.measure for c in cases[:2])
-                                           + ("; ..." if len(cases) > 2 else ""))
+            # No measured values here: they vary with the BLAS and the dropout masks, and the
+            # chapters commit these lines (-v shows them).
+            verdict = Result(name, "PASS", "1 case, within its limit" if len(cases) == 1
+                             else f"{len(cases)} cases, each within its limit")
     lines = printed.getvalue().count("\n") + bool(printed.getvalue()) * (not printed.getvalue().endswith("\n"))
     note = f"note: it printed {lines} line{'s' * (lines != 1)}" if printed.getvalue() else ""
     return verdict._replace(cases=tuple((c.ok, c.label, c.measure) for c in cases), note=note)
