@@ -381,3 +381,43 @@ def test_a_written_function_waiting_for_a_stub_says_so(tmp_path):
     done = _cli("conv_backward", cwd=root, pythonpath=root)
     assert done.stdout.splitlines()[0] == ("TODO  conv_backward                   waits for conv_forward "
                                            "(not written yet)")
+
+
+# --- the class grader's synthetic mistakes, through the check ---------------------------------
+
+def _student(monkeypatch, mistake):
+    """Put the synthetic student's functions (with `mistake`) in place of this package's layers."""
+    import types
+    from code_base.submission.classgrade.mistakes import layers_source
+    module = types.ModuleType("student_layers")
+    module.__file__ = str(ROOT / "code_base" / "student_layers.py")
+    exec(compile(layers_source(mistake), module.__file__, "exec"), module.__dict__)
+    for function in calls.FUNCTIONS:
+        monkeypatch.setattr(layers, function, getattr(module, function))
+
+
+@pytest.mark.parametrize("mistake, function, start, hint", [
+    ("keep-p dropout", "dropout_forward", "x (100, 100), p = 0.3, train and test mode: dropped 0.",
+     "p is the probability of DROPPING a unit: you kept a fraction p of them"),
+    ("per-side padding", "conv_forward", "the assignment's example",
+     "pad is the TOTAL padding: pad=2 means one pixel on each side, not pad pixels per side"),
+    ("per-side padding", "conv_backward", "x (2, 2, 5, 5), w (3, 2, 3, 3), stride 2, pad 2: rel error",
+     "pad is the TOTAL padding: pad=2 means one pixel on each side, not pad pixels per side"),
+    ("xrange", "max_pool_backward", "NameError: name 'xrange' is not defined (code_base/student_layers.py:",
+     None),
+    ("float shapes", "max_pool_forward", "TypeError: 'float' object cannot be interpreted as an integer "
+                                         "(code_base/student_layers.py:", None),
+])
+def test_the_class_graders_mistakes_fail_the_check(monkeypatch, mistake, function, start, hint):
+    _student(monkeypatch, mistake)
+    r = verdict(function)
+    assert r.verdict == "FAIL" and r.detail.startswith(start), r.detail
+    assert _hint(r) == hint
+
+
+def test_the_synthetic_student_passes_except_the_first_maximum_rule(monkeypatch):
+    _student(monkeypatch, "2017 leftovers")  # a debug print in conv_backward
+    results = {f: verdict(f) for f in calls.FUNCTIONS}
+    assert {f: r.verdict for f, r in results.items() if f != "max_pool_backward"} == \
+        {f: "PASS" for f in calls.FUNCTIONS if f != "max_pool_backward"}
+    assert results["conv_backward"].note == "note: it printed 2 lines"

@@ -27,11 +27,12 @@ def _close(a, b, tol=1e-6):
     return bool(np.all(np.abs(a - b) / scale <= tol))
 
 
-def _windows(x, HH, WW, stride, lo, hi):
-    """Yield (i, j, slices, patch): offset (i, j) of every window of x padded lo/hi per side."""
+def _windows(x, HH, WW, stride, lo, hi, out_hw=None):
+    """Yield (i, j, slices, patch): offset (i, j) of every window of x padded lo/hi per side.
+
+    `out_hw` fixes the number of windows (a backward pass loops over the windows of dout)."""
     xp = np.pad(x, ((0, 0), (0, 0), (lo, hi), (lo, hi)))
-    H_out = 1 + (xp.shape[2] - HH) // stride
-    W_out = 1 + (xp.shape[3] - WW) // stride
+    H_out, W_out = out_hw or (1 + (xp.shape[2] - HH) // stride, 1 + (xp.shape[3] - WW) // stride)
     for i, j in itertools.product(range(HH), range(WW)):
         sl = (slice(None), slice(None), slice(i, i + stride * H_out, stride),
               slice(j, j + stride * W_out, stride))
@@ -41,7 +42,8 @@ def _windows(x, HH, WW, stride, lo, hi):
 def _conv(x, w, b, stride, lo, hi, dout=None):
     """Forward (out,) or, with dout, backward (dx, dw, db) of a convolution padded lo/hi."""
     out, dw, dxp = None, np.zeros(w.shape), None
-    for i, j, sl, patch, padded in _windows(x, *w.shape[2:], stride, lo, hi):
+    out_hw = None if dout is None else dout.shape[2:]
+    for i, j, sl, patch, padded in _windows(x, *w.shape[2:], stride, lo, hi, out_hw):
         if dout is None:
             term = np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])
             out = term if out is None else out + term
