@@ -421,3 +421,13 @@ def test_the_synthetic_student_passes_except_the_first_maximum_rule(monkeypatch)
     assert {f: r.verdict for f, r in results.items() if f != "max_pool_backward"} == \
         {f: "PASS" for f in calls.FUNCTIONS if f != "max_pool_backward"}
     assert results["conv_backward"].note == "note: it printed 2 lines"
+
+
+def test_exit_in_student_code_is_a_fail_not_the_end_of_the_check(monkeypatch):
+    def dropout_forward(x, dropout_param):
+        sys.exit(3)
+
+    monkeypatch.setattr(layers, "dropout_forward", dropout_forward)
+    r = verdict("dropout_forward")
+    line = dropout_forward.__code__.co_firstlineno + 1
+    assert (r.verdict, r.detail) == ("FAIL", f"it called exit(3) (tests/test_check.py:{line})")

@@ -125,6 +125,8 @@ def check_task(name, expected, time_limit=TIME_LIMIT):
                     break
     except NotImplementedError as e:
         return Result(name, "TODO", todo_reason(name, e))
+    except SystemExit as e:  # exit() in the student's code must not end the check
+        verdict = Result(name, "FAIL", f"it called exit({e.code!r}) ({_where(e) or 'no line'})")
     except _TimeLimit:
         verdict = Result(name, "FAIL", f"took over {time_limit:g} s (the limit) on "
                                        f"{len(cases) + 1} of {len(_checks()[name])} cases")
