@@ -7,6 +7,14 @@
   dropout_forward   p = 0.3 (drop probability), train and test mode
   dropout_backward  p = 0.8, after a forward pass, train and test mode
 Every output is computed before any is written, so bad inputs leave the output folder as it was.
+
+The inputs `make_inputs` draws are exact multiples of GRID = 2**-16, below 8 in magnitude
+(INPUT_BOUND): a product of two such numbers is a multiple of 2**-32 below 64, and a sum of
+up to 2**15 such products (the assignment's sums have at most 100) is exact in float64.  So
+every correct way of computing the convolutions gives the same bits: a BLAS adds a matrix
+product's terms in an order of its own (which differs between libraries, the builds for
+different CPUs and thread counts), and here no order rounds.  The output files are then the
+same bytes on every machine, and a student's correct code reproduces them exactly.
 """
 import numpy as np
 
@@ -15,8 +23,9 @@ from ..check import calls
 from .files import INPUT_SHAPES, OUTPUT_SHAPES, file_name, load_folder, write_folder
 
 __all__ = ["CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
-           "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED", "make_inputs",
-           "compute_deterministic", "compute_dropout", "compute_each", "compute_outputs", "run", "summary_table"]
+           "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED", "GRID",
+           "INPUT_BOUND", "make_inputs", "compute_deterministic", "compute_dropout", "compute_each",
+           "compute_outputs", "run", "summary_table"]
 
 CONV_FORWARD_PARAM = {'stride': 2, 'pad': 2}
 CONV_BACKWARD_PARAM = {'stride': 1, 'pad': 2}
@@ -25,21 +34,29 @@ DROPOUT_FORWARD_P = 0.3
 DROPOUT_BACKWARD_P = 0.8
 DEFAULT_INPUT_SEED = 2017
 DEFAULT_DROPOUT_SEED = 0
+GRID = 2.0 ** -16  # every input value is a multiple of GRID ...
+INPUT_BOUND = 8.0  # ... smaller than this in magnitude (see the module docstring)
 
 
 def make_inputs(seed=DEFAULT_INPUT_SEED):
     """Random float64 input arrays of the assignment's shapes, reproducible from `seed`.
 
-    Values are standard normal, except the dropout forward input, 10 + N(0, 1), which keeps
-    every entry far from 0 so that dropped and kept units are told apart.
-    Max-pool inputs are redrawn until all their values are distinct, so the max is never a tie.
+    Values are standard normal rounded to multiples of GRID (within +-INPUT_BOUND: see the
+    module docstring), except the dropout forward input, 10 + N(0, 1), which keeps every entry
+    far from 0 so that dropped and kept units are told apart.  Max-pool inputs are redrawn
+    until all their values are distinct, so the max is never a tie.
     """
     rng = np.random.default_rng(seed)
+    largest = INPUT_BOUND - GRID
+
+    def draw(shape):
+        return np.round(np.clip(rng.standard_normal(shape), -largest, largest) / GRID) * GRID
+
     arrays = {}
     for name, shape in INPUT_SHAPES.items():
-        values = rng.standard_normal(shape)
+        values = draw(shape)
         while name.startswith('maxpool') and np.unique(values).size != values.size:
-            values = rng.standard_normal(shape)
+            values = draw(shape)
         arrays[name] = values
     arrays['dropout_forward_in_x'] += 10.0
     return arrays

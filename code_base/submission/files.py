@@ -3,7 +3,8 @@
 Every array travels as text, flattened in C (row-major) order, one value per line for the
 convolution and max-pool files and as rows of space-separated values for the dropout files.
 Values are written with '%.18e' (19 significant figures), enough to round-trip float64.
-Readers accept commas or whitespace between values, as the original 2017 files used both.
+Readers accept commas or whitespace between values, as the original 2017 files used both, and a
+UTF-8 byte order mark at the start (some editors and spreadsheets write one).
 """
 import io
 import os
@@ -71,7 +72,7 @@ def parse_values(path):
     Raises MissingFileError if absent and SubmissionError if the text is not a table of numbers.
     """
     try:
-        with open(path, encoding='utf-8') as f:
+        with open(path, encoding='utf-8-sig') as f:  # -sig: a leading byte order mark is skipped
             text = f.read()
     except FileNotFoundError:
         raise MissingFileError(f'{path}: file not found') from None
