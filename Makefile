@@ -16,7 +16,7 @@ export CIFAR10_DIR := $(DEV_DATA)
 endif
 endif
 
-.PHONY: all test venv data-dir lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
+.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sync-check bench clean release release-verify
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -38,6 +38,10 @@ data-dir:
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	$(BIN)/python -m pytest
+
+# The student's check: PASS / FAIL / TODO for each function you write (NAME=conv_forward, layers, ...).
+check: $(STAMP)
+	$(BIN)/python -m code_base.check $(NAME)
 
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)

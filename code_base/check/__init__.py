@@ -2,7 +2,9 @@
 
     python -m code_base.check [NAME ...] [-v]       (or `make check`)
 
-:mod:`.manifest` lists the functions a student writes (the release stubs exactly these);
+:mod:`.runner` runs it (:mod:`.layer_checks`, :mod:`.model_checks`: the cases; :mod:`.cases`
+the fixed cases and ``expected.json``; :mod:`.hints` the known mistakes; :mod:`.calls` the
+assignment's six calls, shared with the grader).  :mod:`.manifest` lists the functions a student writes (the release stubs exactly these);
 :mod:`.reference` holds the assignment's published reference values; :mod:`.notebook` is the
 IPython extension the chapters load (check cells, and cells that need an unwritten function).
 """

@@ -130,16 +130,17 @@ def format_array(name, array):
     return buf.getvalue()
 
 
-def write_folder(folder, arrays):
+def write_folder(folder, arrays, remove=()):
     """Write each `name -> array` to `folder/name.csv`, replacing the folder in one step.
 
     The files are written into a sibling folder, with the files of `folder` that are not
     rewritten (anything but the `name.csv` files), which then takes the place of `folder`
     (see code_base.utils.fileio): a reader, or a crash, sees all the old files or all the new
     ones. `folder` is created if needed. Raises SubmissionError, before anything is written,
-    when `folder` is a file or holds subfolders, and when it cannot be written.
+    when `folder` is a file or holds subfolders, and when it cannot be written.  The files named
+    in `remove` are not carried over.
     """
-    owned = {file_name(name) for name in arrays}
+    owned = {file_name(name) for name in arrays} | set(remove)
     staging = sibling(folder, 'staging')
     try:
         check_replaceable('output folder', folder, owned)
