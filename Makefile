@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
+.PHONY: all test venv lab train search submission notebooks report tex-deps browser-deps sandbox-deps sync-check bench clean
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -23,6 +23,7 @@ venv: $(STAMP)
 # The browser test drives Debian's chromium: installed by `make browser-deps` when run as root.
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ]; then $(MAKE) sandbox-deps; fi
 	$(BIN)/python -m pytest
 
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
@@ -63,6 +64,11 @@ tex-deps:
 browser-deps:
 	apt-get update
 	apt-get install -y chromium
+
+# Debian's bubblewrap: grade-class runs every student function call in its own bwrap sandbox.
+sandbox-deps:
+	apt-get update
+	apt-get install -y bubblewrap
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_notebook_sync.sh
