@@ -157,6 +157,8 @@ def _hint(function, inputs, got, expected):
 def _code_cell(f, run, ctx, g):
     if run.status == "todo":
         return Cell("not implemented", run.message)
+    if run.status == "shape":  # an answer, of the wrong shape
+        return Cell("fail", f"wrong shape: {run.message}")
     if run.status != "ok":
         return Cell("error", f"{_LABELS.get(run.status, run.status)}: {run.message}")
     if run.printed_lines:
