@@ -48,6 +48,10 @@ class Context:
     expected: dict  # name -> the instructor's solution's output on the fresh inputs
 
 
+def _short(name, width=60):
+    return name if len(name) <= width else f"{name[:width - 25]}...({len(name)} characters)"
+
+
 def _listing(names, limit=3):
     names = sorted(names)
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
@@ -83,7 +87,8 @@ def _unpack(path, sid, folder, limits, g):
     except (OSError, EOFError, zlib.error) as e:
         return refuse(f"cannot extract: {type(e).__name__}: {e}")
     if skipped:
-        g.notes.append(f"not extracted (a name this system cannot hold): {_listing(skipped)}")
+        names = [_short(n.split("/", 1)[-1]) for n in skipped]  # relative to the hand-in
+        g.notes.append(f"not extracted (a name this system cannot hold): {_listing(names)}")
     if stray:
         g.notes.append(f"outside {top}/, not graded: {', '.join(stray)}")
     if cifar:

@@ -35,8 +35,9 @@ MAX_MEMORY_MB = 16384  # MiB per process of a call
 GRADER_ERROR = "grader error (logged)"
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM during grading; `code` is the exit code (130 or 143)."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM during grading (a BaseException, like KeyboardInterrupt, so that no
+    `except Exception` takes it for a fault); `code` is the exit code (130 or 143)."""
 
     def __init__(self, code):
         super().__init__(code)

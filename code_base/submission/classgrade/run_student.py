@@ -106,11 +106,20 @@ def _exited(pid):
     return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
-def _complete(buf):
+def _announced(buf):
+    """The frame's total length as its prefix announces it; None until the prefix is in; 0 for
+    bytes that are not a frame (nothing more is read)."""
     if len(buf) < _PREFIX:
-        return False
+        return None if MAGIC.startswith(bytes(buf[:len(MAGIC)])) else 0
+    if buf[:len(MAGIC)] != MAGIC:
+        return 0
     n_header, n_data = struct.unpack(">II", buf[len(MAGIC):_PREFIX])
-    return len(buf) >= _PREFIX + n_header + n_data
+    return _PREFIX + n_header + n_data
+
+
+def _complete(buf):
+    size = _announced(buf)
+    return size is not None and len(buf) >= size
 
 
 def _drain(fd, buf):
@@ -136,7 +145,7 @@ def _collect(fd, pid, timeout):
             return buf, "timeout"
         ready, _, _ = select.select([fd], [], [], min(left, 0.02))
         open_ = _drain(fd, buf) if ready else True
-        if len(buf) > RESULT_LIMIT:
+        if len(buf) > RESULT_LIMIT or (_announced(buf) or 0) > RESULT_LIMIT:
             return buf, "large"
         if _complete(buf):
             return buf, "done"
