@@ -232,3 +232,22 @@ def test_bad_options_stop_before_the_first_student(tmp_path, args, message):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 2 and stderr.count("\n") == 1 and message in stderr, stderr
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_without_bwrap_grade_class_stops_unless_no_sandbox(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    hand_in(subs, "e1")
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on it
+    proc = _cli("--submissions", subs, "--out", tmp_path / "g.csv", "--inputs", INPUTS, env=env)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and stderr == (
+        "error: grade-class runs each student in a sandbox and bwrap is missing: install bubblewrap: "
+        "`apt-get install bubblewrap` (or `sudo make sandbox-deps`)\n")
+    assert not (tmp_path / "g.csv").exists()
+    proc = _cli("--submissions", subs, "--out", tmp_path / "g.csv", "--inputs", INPUTS, "--no-sandbox", env=env)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    rows = list(csv.DictReader(open(tmp_path / "g.csv", newline="")))
+    assert [(r["passed"], r["sandbox"]) for r in rows] == [("15", "NONE (--no-sandbox)")]
+    assert "graded without a sandbox (--no-sandbox)" in (subs / "feedback" / "e1.txt").read_text()

@@ -27,7 +27,9 @@ from ..handin import (CODE_DIR, FUNCTION_OUTPUTS, FUNCTIONS, OUTPUT_DIR, REPORT,
 from .run_student import run_code
 from .zipsafe import UnsafeArchiveError, ZipLimits, extract_members, safe_members
 
-__all__ = ["Context", "grade_submission"]
+__all__ = ["Context", "grade_submission", "OUTPUT_CAP"]
+
+OUTPUT_CAP = 1 << 20  # bytes of one output CSV (the largest holds 400 numbers, ~10 KB)
 
 _LABELS = {"raised": "raised", "import": "import failed", "missing": "missing",
            "foreign": "not the submission's own code", "timeout": "timed out", "crashed": "crashed",
@@ -130,12 +132,30 @@ def _check_report(root, g):
     g.cells["report"] = Cell("pass" if ok else "fail", pages + ("" if ok else f", not {low}-{high}"))
 
 
+def _capped_outputs(folder, dest, g):
+    """A copy of the expected output files of `folder` that are at most OUTPUT_CAP bytes (checked
+    with stat before reading); larger ones are named in a note and graded as missing."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir()
+    for name in OUTPUT_SHAPES:
+        path = folder / file_name(name)
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        if size > OUTPUT_CAP:
+            g.notes.append(f"{OUTPUT_DIR}/{path.name}: {size} bytes, over the {OUTPUT_CAP} a file may "
+                           "hold; not read")
+            continue
+        shutil.copyfile(path, dest / path.name)
+    return dest
+
+
 def _grade_outputs(root, ctx, g):
     if not (root / OUTPUT_DIR).is_dir():
         for f in FUNCTIONS:
             g.cells[f"outputs:{f}"] = Cell("fail", f"no {OUTPUT_DIR}/")
         return
-    g.output_results = grade(ctx.inputs, root / OUTPUT_DIR)
+    g.output_results = grade(ctx.inputs, _capped_outputs(root / OUTPUT_DIR, ctx.work / "capped", g))
     for f in FUNCTIONS:
         g.cells[f"outputs:{f}"] = cell_from_results(g.output_results, f)
 

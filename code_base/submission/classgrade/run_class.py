@@ -155,7 +155,7 @@ def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0,
             if own:
                 text = feedback_text(grade, seed, timeout).encode()
                 atomic_write(feedback / f"{grade.student_id}.txt", lambda f: f.write(text))
-            book.append(grade, seed, class_inputs)
+            book.append(grade, seed, class_inputs, sandbox)
             grades.append(grade)
             if progress:
                 progress(grade)
