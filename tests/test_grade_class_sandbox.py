@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from code_base.submission.classgrade import grade_class, write_project, zip_project
+from code_base.submission.classgrade import cgroups, grade_class, write_project, zip_project
 from code_base.submission.classgrade.fresh import fresh_inputs
 from code_base.submission.classgrade.mistakes import layers_source
 from code_base.submission.classgrade.run_student import RESULT_LIMIT, run_function
@@ -148,6 +148,18 @@ def test_threads_processes_and_disk_are_bounded(tmp_path, inputs_npz, body, stat
     assert time.monotonic() - begin < 8  # a returned function is not held up by its threads
 
 
+def test_memory_is_bounded_for_the_whole_call(tmp_path, inputs_npz):
+    """Three forked children of 200 MB each under --memory-mb 300: with cgroups (root here and in
+    CI) the call's total is bounded and two are killed; without, each process is bounded alone."""
+    body = ("import os, time\nimport numpy as np\ndef conv_forward(x, w, b, p):\n    kids = []\n"
+            "    for _ in range(3):\n        pid = os.fork()\n        if pid == 0:\n"
+            "            a = np.ones(25_000_000)\n            time.sleep(1)\n            os._exit(0)\n"
+            "        kids.append(pid)\n    raise RuntimeError(sorted(os.waitpid(k, 0)[1] for k in kids))\n")
+    run = run_function(student(tmp_path, body), "conv_forward", inputs_npz, tmp_path / "w", 10, 300)
+    whole_call = cgroups.available()
+    assert run.message.startswith("RuntimeError: [0, 9, 9]" if whole_call else "RuntimeError: [0, 0, 0]"), run
+
+
 # ---------------------------------------------------------------- the class, the gradebook
 
 def hand_in(folder, sid, body=None, extra=()):
@@ -181,6 +193,7 @@ def test_no_student_changes_anothers_inputs_and_odd_names_are_listed(tmp_path):
     assert "notes\\x1b[31m\\n.txt" in text and "\x1b" not in text
     rows = list(csv.DictReader(open(tmp_path / "grades.csv", newline="")))
     assert [r["id"] for r in rows] == ["e1", "e2"] and rows[1]["passed"] == "15"
+    assert rows[1]["sandbox"] == ("bwrap, cgroups" if cgroups.available() else "bwrap, per-process limits")
     assert str(tmp_path) not in (tmp_path / "grades.csv").read_text() + text
 
 

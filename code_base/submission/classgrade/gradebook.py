@@ -17,10 +17,10 @@ from pathlib import Path
 from ..files import SubmissionError
 from .report import COLUMNS, clean
 
-__all__ = ["HEADER", "Gradebook", "probe_writable", "inputs_id"]
+__all__ = ["HEADER", "NO_SANDBOX", "Gradebook", "probe_writable", "inputs_id"]
 
 HEADER = ["id", "file", "release", *COLUMNS, "passed", "report_pages", "seed", "inputs", "sandbox"]
-SANDBOX, NO_SANDBOX = "bwrap", "NONE (--no-sandbox)"
+NO_SANDBOX = "NONE (--no-sandbox)"
 
 
 def probe_writable(folder, what):
@@ -88,11 +88,11 @@ class Gradebook:
         if not self.path.exists():
             self._append([HEADER])
 
-    def append(self, grade, seed, inputs, sandboxed=True):
+    def append(self, grade, seed, inputs, sandbox):
         row = [grade.student_id, clean(grade.file), clean(grade.release),
                *(clean(str(grade.cell(c))) for c in COLUMNS), grade.passed,
                "" if grade.pages is None else grade.pages, seed, inputs,
-               SANDBOX if sandboxed else NO_SANDBOX]
+               sandbox]
         self._append([row])
 
     def _append(self, rows):

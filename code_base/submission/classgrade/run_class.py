@@ -23,7 +23,8 @@ from ..compute import compute_deterministic
 from ..files import INPUT_SHAPES, SubmissionError, load_folder, write_folder
 from .fresh import fresh_inputs
 from .grade import Context, grade_submission
-from .gradebook import Gradebook, inputs_id, probe_writable
+from . import cgroups
+from .gradebook import NO_SANDBOX, Gradebook, inputs_id, probe_writable
 from .report import Cell, StudentGrade, feedback_text
 from .sandbox import probe
 from .zipsafe import ZipLimits
@@ -108,6 +109,13 @@ def _context(inputs, seed, timeout, memory_mb, limits, work, sandboxed):
                    memory_mb, limits, work, sandboxed, arrays, compute_deterministic(arrays))
 
 
+def _sandbox_label(sandbox):
+    """The CSV's `sandbox` cell: what bounded each call of this run."""
+    if not sandbox:
+        return NO_SANDBOX
+    return "bwrap, cgroups" if cgroups.available() else "bwrap, per-process limits"
+
+
 def _grade_one(path, ctx, seen, book):
     grade = StudentGrade(path.stem.lower(), path.name)
     if grade.student_id in seen:  # e.g. E01.zip and e01.zip: the first one's feedback stays
@@ -146,6 +154,7 @@ def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0,
     with tempfile.TemporaryDirectory(prefix="grade-class-") as work, _signals_raise():
         if sandbox:
             probe(work)
+        how = _sandbox_label(sandbox)
         ctx = _context(inputs, seed, timeout, memory_mb, limits, Path(work), sandbox)
         book.start()
         for path in zips:
@@ -155,7 +164,7 @@ def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0,
             if own:
                 text = feedback_text(grade, seed, timeout).encode()
                 atomic_write(feedback / f"{grade.student_id}.txt", lambda f: f.write(text))
-            book.append(grade, seed, class_inputs, sandbox)
+            book.append(grade, seed, class_inputs, how)
             grades.append(grade)
             if progress:
                 progress(grade)

@@ -7,6 +7,9 @@ process group: bwrap's PID namespace ends, and with it every process the call st
 (RESULT_LIMIT) and parsed by hand against the expected names and shapes: no np.load, no pickle,
 nothing the student sizes. A function that hangs, crashes or raises spoils only its own result.
 
+Where cgroups can be made (:mod:`.cgroups`), each sandboxed call also gets its own memory and
+pids cgroup: the memory limit then bounds the whole call, not each process.
+
 With sandbox=False (`--no-sandbox`) the runner is a plain `python -I -S` process in a new
 session with the same limits: the student's code then runs as the grading user.
 """
@@ -28,7 +31,7 @@ from ..compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DROPOUT_BACKWARD
                       DROPOUT_FORWARD_P, POOL_PARAM)
 from ..files import OUTPUT_SHAPES
 from ..handin import FUNCTION_OUTPUTS, FUNCTIONS
-from . import sandbox
+from . import cgroups, sandbox
 from .in_sandbox import MAGIC
 
 __all__ = ["CodeRun", "assignment_params", "run_function", "run_code", "parse_frame", "RESULT_LIMIT"]
@@ -226,10 +229,11 @@ def run_function(root, function, inputs_npz, work, timeout=10.0, memory_mb=1024,
     config["result_fd"] = write  # inherited under the same number, bwrap and setpriv included
     argv = _argv(root, inputs_npz, config, sandboxed)
     try:
-        with open(work / "stdout", "wb") as out, open(work / "stderr", "wb") as err:
+        with open(work / "stdout", "wb") as out, open(work / "stderr", "wb") as err, \
+                cgroups.call_group(memory_mb * MiB + sandbox.TMP_BYTES, sandbox.MAX_PROCESSES) as group:
             proc = subprocess.Popen(argv, cwd=root, env=_environment(work), stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, start_new_session=True,
-                                    pass_fds=(write,))
+                                    stdout=out, stderr=err, start_new_session=True, pass_fds=(write,),
+                                    preexec_fn=_joiner(group) if group and sandboxed else None)
             os.close(write)
             write = None
             try:
@@ -242,6 +246,14 @@ def run_function(root, function, inputs_npz, work, timeout=10.0, memory_mb=1024,
             os.close(write)
     return _outcome(function, data, how, proc.returncode, work, memory_mb, timeout,
                     time.monotonic() - start)
+
+
+def _joiner(group):
+    def join():  # runs in the child before bwrap starts: all it starts is in the call's cgroups
+        for procs in group:
+            with open(procs, "w") as f:
+                f.write("0")
+    return join
 
 
 def _outcome(function, data, how, returncode, work, memory_mb, timeout, seconds):
