@@ -21,9 +21,10 @@ def add_parsers(sub):
     p = sub.add_parser(
         "grade-class", help="grade a folder of hand-in zips: grades.csv and feedback",
         description="For every ID.zip: safe extraction, layout, report pages, the grader on the "
-                    "student's output_files, then the student's code_base run on fresh inputs in "
-                    "separate processes with a timeout and a memory limit. NOT a security sandbox: "
-                    "grade untrusted hand-ins inside a container or VM (see README).")
+                    "student's output_files, then the student's code_base run on fresh inputs, "
+                    "each call in its own bubblewrap sandbox (no network, read-only files, its own "
+                    "PID namespace, memory/process/disk limits). Rows are appended to --out as "
+                    "students are graded. See docs/grading.md.")
     p.add_argument("--submissions", required=True, help="folder of ID.zip files")
     p.add_argument("--out", required=True, help="CSV file to write, e.g. grades.csv (must not exist "
                    "unless --resume); the instructor's log goes beside it (grades.log)")
@@ -37,7 +38,8 @@ def add_parsers(sub):
     p.add_argument("--timeout", type=float, default=10.0,
                    help=f"seconds each student function may run, at most {MAX_TIMEOUT:g} (default: %(default)s)")
     p.add_argument("--memory-mb", type=int, default=1024,
-                   help=f"address-space limit of each student process, at most {MAX_MEMORY_MB} (default: %(default)s)")
+                   help=f"memory of each student call (its cgroup where the system allows, else each process), "
+                        f"at most {MAX_MEMORY_MB} (default: %(default)s)")
     p.add_argument("--feedback", default=None, help="folder of the feedback texts (default: SUBMISSIONS/feedback)")
 
 
