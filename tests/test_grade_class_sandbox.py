@@ -111,6 +111,14 @@ def test_a_huge_or_crafted_result_is_refused_without_reading_it(tmp_path, inputs
                                                    "than the function's outputs")
 
 
+def test_a_stub_is_not_implemented_apart_from_errors(tmp_path, inputs_npz):
+    body = ("def conv_forward(x, w, b, conv_param):\n    raise NotImplementedError(\n"
+            "        'conv_forward is yours to write: see the TODO in code_base/layers.py')\n")
+    run = call(tmp_path, body, inputs_npz)
+    assert (run.status, run.message.split(" (")[0]) == (
+        "todo", "NotImplementedError: conv_forward is yours to write: see the TODO in code_base/layers.py")
+
+
 def test_a_setsid_double_fork_dies_with_the_timeout(tmp_path, inputs_npz):
     marker = f"grade-class-orphan-{os.getpid()}"
     body = ("import os, subprocess, sys, time\ndef conv_forward(x, w, b, p):\n"
@@ -181,7 +189,7 @@ def test_no_student_changes_anothers_inputs_and_odd_names_are_listed(tmp_path):
                "        try:\n            open(path, 'wb').write(b'spoiled')\n        except OSError:\n"
                "            pass\n    raise RuntimeError('tried')\n")
     hand_in(subs, "e1", rewrite)
-    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/layers.py/inner.py", b""),
+    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/RELEASE.json", b'{"release": "r1"}'), ("code_base/layers.py/inner.py", b""),
                                ("notes\x1b[31m\n.txt", b"")])
     result = grade_class(subs, tmp_path / "grades.csv", inputs=INPUTS, seed=3, timeout=10)
     first, second = result.grades
@@ -193,6 +201,7 @@ def test_no_student_changes_anothers_inputs_and_odd_names_are_listed(tmp_path):
     assert "notes\\x1b[31m\\n.txt" in text and "\x1b" not in text
     rows = list(csv.DictReader(open(tmp_path / "grades.csv", newline="")))
     assert [r["id"] for r in rows] == ["e1", "e2"] and rows[1]["passed"] == "15"
+    assert [r["release"] for r in rows] == ["", "r1"]
     assert rows[1]["sandbox"] == ("bwrap, cgroups" if cgroups.available() else "bwrap, per-process limits")
     assert str(tmp_path) not in (tmp_path / "grades.csv").read_text() + text
 

@@ -133,6 +133,20 @@ def _grade_one(path, ctx, seen, book):
     return grade, True
 
 
+def _record(book, grade, own, feedback, run):
+    """Append the row and write the feedback; a full disk stops the class in one line."""
+    seed, timeout, class_inputs, how = run
+    try:
+        if own:
+            text = feedback_text(grade, seed, timeout).encode()
+            atomic_write(feedback / f"{grade.student_id}.txt", lambda f: f.write(text))
+        book.append(grade, seed, class_inputs, how)
+    except OSError as e:
+        raise SubmissionError(f"cannot write {e.filename or book.path} ({e.strerror}) while recording "
+                              f"{grade.student_id}; the rows before it are kept: make room and rerun "
+                              "with --resume") from None
+
+
 def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0, memory_mb=1024,
                 feedback=None, limits=ZipLimits(), progress=None, sandbox=True, resume=False):
     """Grade every *.zip of the folder `submissions` into the CSV `out` (appended row by row) and
@@ -161,10 +175,7 @@ def grade_class(submissions, out, inputs="input_files", seed=None, timeout=10.0,
             if path.stem.lower() in book.done:
                 continue
             grade, own = _grade_one(path, ctx, seen, book)
-            if own:
-                text = feedback_text(grade, seed, timeout).encode()
-                atomic_write(feedback / f"{grade.student_id}.txt", lambda f: f.write(text))
-            book.append(grade, seed, class_inputs, how)
+            _record(book, grade, own, feedback, (seed, timeout, class_inputs, how))
             grades.append(grade)
             if progress:
                 progress(grade)
