@@ -16,7 +16,7 @@ export CIFAR10_DIR := $(DEV_DATA)
 endif
 endif
 
-.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sync-check bench clean release release-verify
+.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sandbox-deps sync-check bench clean release release-verify
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -37,6 +37,7 @@ data-dir:
 # The browser test drives Debian's chromium: installed by `make browser-deps` when run as root.
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ]; then $(MAKE) sandbox-deps; fi
 	$(BIN)/python -m pytest
 
 # The student's check: PASS / FAIL / TODO for each function you write (NAME=conv_forward, layers, ...).
@@ -82,6 +83,11 @@ tex-deps:
 browser-deps:
 	apt-get update
 	apt-get install -y chromium
+
+# Debian's bubblewrap: grade-class runs every student function call in its own bwrap sandbox.
+sandbox-deps:
+	apt-get update
+	apt-get install -y bubblewrap
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_notebook_sync.sh
