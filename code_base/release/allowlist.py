@@ -15,7 +15,7 @@ SHIPPED = (
     "code_base/*.py",
     "code_base/classifiers/*.py",
     "code_base/utils/*.py",
-    "code_base/check/*.py",
+    "code_base/check/*.py", "code_base/check/expected.json",
     "code_base/submission/*.py",
     "input_files/*.csv",
     "kitten.jpg", "puppy.jpg",

@@ -1,0 +1,362 @@
+"""Prove a freshly built kit, step by step: one PASS/FAIL line per step, with its time.
+
+1. structure: the tree is the allowlist, every module compiles, no reference to code_base.fast,
+   the notebooks carry no outputs, and a second build gives the same bytes;
+2. leaks: the scan (:mod:`.scan`) finds nothing;
+3. stubs: the kit's own ``python -m code_base.check`` says TODO for every function and exits
+   non-zero; the notebooks run to the end; the kit's ``submission pack`` and the solution's
+   ``submission grade-class`` give 0 code points, every code cell ``not implemented``;
+4. filled: the solution's bodies spliced back into the stubs equal a build without stubs, byte
+   for byte; then check passes everything, the notebooks run, and ``submission run`` -> ``pack``
+   -> ``grade-class`` gives full marks;
+5. mistake: dropout scaled by the keep probability instead of 1 / (1 - p) fails the check of
+   dropout_forward with the scaling hint, and grade-class fails the same function.
+
+Every tool runs in a process of its own: the kit's with ``PYTHONPATH=KIT`` (cwd KIT), the
+instructor's grade-class with this solution's package.
+"""
+
+import ast
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..check.manifest import TASKS
+from .allowlist import MADE, SHIPPED, STUDENT_NOTEBOOKS
+from .build import REPO, build, kit_files
+from .scan import scan
+from .stubs import _find, release_source
+
+__all__ = ["verify", "fill", "fast_references", "STUDENT_ID"]
+
+STUDENT_ID = "e0000000a"
+TIMEOUT = 300  # seconds for one tool run
+
+
+class StepFailed(Exception):
+    """A step's one-line reason."""
+
+
+def _env(pythonpath):
+    env = dict(os.environ, PYTHONPATH=str(pythonpath), OPENBLAS_NUM_THREADS="1",
+               MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _run(args, cwd, pythonpath, timeout=TIMEOUT):
+    """`python ARGS` in cwd with PYTHONPATH=pythonpath; CompletedProcess (text)."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(pythonpath), text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def _last_line(proc):
+    lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+    return lines[-1] if lines else f"exit {proc.returncode}, no output"
+
+
+# -- 1. structure -------------------------------------------------------------------------------
+
+def expected_tree(root=REPO):
+    """The paths the allowlist promises: shipped files, chapters and their pairs, made files."""
+    paths = set()
+    for pattern in SHIPPED:
+        paths |= {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
+    for rel in STUDENT_NOTEBOOKS:
+        paths |= {rel, rel[:-3] + ".ipynb"}
+    return paths | set(MADE)
+
+
+def fast_references(rel, text):
+    """Lines of one kit module that name code_base.fast: imports of it, or the name `fast`."""
+    found = set()
+    for node in ast.walk(ast.parse(text, rel)):
+        if isinstance(node, ast.ImportFrom):
+            names = {a.name for a in node.names}
+            if "fast" in names or (node.module or "").split(".")[-1] == "fast" \
+                    or "fast" in (node.module or "").split("."):
+                found.add(node.lineno)
+        elif isinstance(node, ast.Import) and any("fast" in a.name.split(".") for a in node.names):
+            found.add(node.lineno)
+        elif isinstance(node, ast.Name) and node.id == "fast":
+            found.add(node.lineno)
+    found |= {i for i, line in enumerate(text.splitlines(), 1) if "code_base.fast" in line}
+    return sorted(found)
+
+
+def check_structure(kit):
+    on_disk = {p.relative_to(kit).as_posix() for p in kit.rglob("*") if p.is_file()}
+    expected = expected_tree()
+    if on_disk != expected:
+        extra, missing = sorted(on_disk - expected), sorted(expected - on_disk)
+        raise StepFailed(f"tree differs from the allowlist: extra {extra[:3]}, missing {missing[:3]}")
+    modules = sorted(p for p in on_disk if p.endswith(".py"))
+    for rel in modules:
+        text = (kit / rel).read_text(encoding="utf-8")
+        try:
+            compile(text, rel, "exec")
+        except SyntaxError as e:
+            raise StepFailed(f"{rel}:{e.lineno} does not compile: {e.msg}") from None
+        lines = fast_references(rel, text)
+        if lines:
+            raise StepFailed(f"{rel}:{lines[0]} still refers to code_base.fast")
+    for rel in sorted(p for p in on_disk if p.endswith(".ipynb")):
+        nb = json.loads((kit / rel).read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                raise StepFailed(f"{rel} has outputs or execution counts")
+    again = kit_files()
+    for rel, data in again.items():
+        if (kit / rel).read_bytes() != data:
+            raise StepFailed(f"a second build differs in {rel}: the build is not reproducible")
+    return f"{len(on_disk)} files = the allowlist, {len(modules)} modules compile, no fast reference"
+
+
+# -- 2. leaks -----------------------------------------------------------------------------------
+
+def check_leaks(kit):
+    leaks = scan(kit)
+    if leaks:
+        first = leaks[0]
+        raise StepFailed(f"{len(leaks)} leak(s), first {first.path}:{first.line} (from {first.what})")
+    return "the scan finds nothing"
+
+
+# -- 3. / 4. check, notebooks, pack and grade-class ---------------------------------------------
+
+def _check_lines(kit):
+    """The kit's `python -m code_base.check`: (exit code, {function: its line})."""
+    proc = _run(["-m", "code_base.check"], kit, kit, timeout=120)
+    lines = {}
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        for t in TASKS:
+            if t.name in words[:3] and t.name not in lines:
+                lines[t.name] = line
+    return proc, lines
+
+
+def check_says(kit, verdict, exit_zero):
+    proc, lines = _check_lines(kit)
+    if "Traceback" in proc.stdout + proc.stderr:
+        raise StepFailed(f"check printed a traceback: {_last_line(proc)}")
+    wrong = [t.name for t in TASKS if verdict not in lines.get(t.name, "").split()[:3]]
+    if wrong:
+        raise StepFailed(f"check (python -m code_base.check in the kit) does not say {verdict} "
+                         f"for {', '.join(wrong)}: {lines.get(wrong[0], 'no line')}")
+    if (proc.returncode == 0) != exit_zero:
+        raise StepFailed(f"check exited {proc.returncode}")
+    return f"check: {verdict} x{len(TASKS)}, exit {proc.returncode}"
+
+
+def run_notebooks(kit):
+    """Execute the kit's chapters (the .ipynb) with nbclient, kernel on the kit's package."""
+    import nbformat
+    from nbclient import NotebookClient
+    os.environ.setdefault("CIFAR10_DIR", str(REPO.parent / "shared/data/cifar-10-batches-py"))
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(kit)  # the kernel inherits it
+    try:
+        for rel in STUDENT_NOTEBOOKS:
+            path = kit / (rel[:-3] + ".ipynb")
+            nb = nbformat.read(path, as_version=4)
+            try:
+                NotebookClient(nb, timeout=600, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+            except Exception as e:  # a cell error names the cell and its exception
+                raise StepFailed(f"{rel} stops: {str(e).strip().splitlines()[-1][:160]}") from None
+            for cell in nb.cells:
+                for out in cell.get("outputs", []):
+                    if out.get("output_type") == "error":
+                        raise StepFailed(f"{rel} shows an error: {out.get('ename')}")
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = old
+    return f"{len(STUDENT_NOTEBOOKS)} notebooks run to the end"
+
+
+def _tiny_pdf(path):
+    import pypdf
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    with open(path, "wb") as f:
+        writer.write(f)
+
+
+ZIP_ONLY = ("import sys; from pathlib import Path; from code_base.submission.packer import "
+            "handin_members, write_zip; root = Path.cwd(); "
+            "write_zip(Path(sys.argv[1]), handin_members(root, sys.argv[2])[0])")
+
+
+def pack_and_grade(kit, work, with_outputs, checked=True):
+    """The kit's run (optional) and pack, then the solution's grade-class: {column: cell}.
+
+    checked=False zips the hand-in with the packer's own members but without pack's checks (a
+    planted mistake makes outputs that pack rightly refuses; grade-class must judge it anyway).
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    if with_outputs:
+        proc = _run(["-m", "code_base.submission", "run", "--inputs", "input_files",
+                     "--outputs", "output_files"], kit, kit)
+        if proc.returncode:
+            raise StepFailed(f"submission run in the kit: {_last_line(proc)}")
+    if not (kit / "report.pdf").exists():
+        _tiny_pdf(kit / "report.pdf")
+    hand_in = work / "submissions"
+    hand_in.mkdir(exist_ok=True)
+    if checked:
+        proc = _run(["-m", "code_base.submission", "pack", "--id", STUDENT_ID, "--out",
+                     str(hand_in), "--root", str(kit)], kit, kit)
+    else:
+        proc = _run(["-c", ZIP_ONLY, str(hand_in / f"{STUDENT_ID}.zip"), STUDENT_ID], kit, kit)
+    if proc.returncode or "Traceback" in proc.stdout + proc.stderr:
+        raise StepFailed(f"submission pack in the kit: {_last_line(proc)}")
+    grades = work / "grades.csv"
+    proc = _run(["-m", "code_base.submission", "grade-class", "--submissions", str(hand_in),
+                 "--out", str(grades), "--inputs", str(REPO / "input_files")], REPO, REPO)
+    if proc.returncode or not grades.exists():
+        raise StepFailed(f"grade-class (the solution's): {_last_line(proc)}")
+    feedback = "".join(p.read_text() for p in sorted((hand_in / "feedback").glob("*")) if p.is_file()) \
+        if (hand_in / "feedback").is_dir() else ""
+    if "Traceback" in feedback + proc.stdout + proc.stderr:
+        raise StepFailed("grade-class shows a traceback")
+    with open(grades, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != 1:
+        raise StepFailed(f"grades.csv has {len(rows)} rows, expected 1")
+    return rows[0]
+
+
+def _code_cells(row):
+    return {k: v for k, v in row.items() if k.startswith("code:")}
+
+
+def grades_for_stubs(kit, work):
+    row = pack_and_grade(kit, work, with_outputs=False)
+    cells = _code_cells(row)
+    wrong = {k: v for k, v in cells.items() if not v.startswith("not implemented")}
+    if not cells or wrong:
+        raise StepFailed(f"grade-class: code cells not 'not implemented': {wrong or 'none found'}")
+    return f"pack + grade-class: {len(cells)} code cells not implemented, release {row['release']}"
+
+
+def grades_full(kit, work):
+    row = pack_and_grade(kit, work, with_outputs=True)
+    from ..submission.classgrade.report import COLUMNS
+    if row["passed"] != str(len(COLUMNS)):
+        failed = {c: row[c] for c in COLUMNS if not row[c].startswith(("ok", "pass", "PASS"))}
+        raise StepFailed(f"grade-class: {row['passed']} of {len(COLUMNS)} ({failed})")
+    return f"run + pack + grade-class: {row['passed']} of {len(COLUMNS)}"
+
+
+# -- 4. filled ----------------------------------------------------------------------------------
+
+def fill(kit, root=REPO):
+    """Splice the solution's bodies (fast dispatches dropped) into the kit's stubs, in place."""
+    for path in sorted({t.path for t in TASKS}):
+        solution = release_source((root / path).read_text(encoding="utf-8"), [], path)
+        full = ast.parse(solution)
+        text = (kit / path).read_text(encoding="utf-8")
+        lines = text.splitlines(keepends=True)
+        tree = ast.parse(text)
+        src = solution.splitlines(keepends=True)
+        edits = []
+        for t in (t for t in TASKS if t.path == path):
+            stub, real = _find(tree, t.qualname), _find(full, t.qualname)
+            edits.append((stub.lineno - 1, stub.end_lineno, src[real.lineno - 1 : real.end_lineno]))
+        for start, stop, new in sorted(edits, reverse=True):
+            lines[start:stop] = new
+        (kit / path).write_text("".join(lines), encoding="utf-8")
+    for path in sorted({t.path for t in TASKS}):
+        unstubbed = release_source((root / path).read_text(encoding="utf-8"), [], path)
+        if (kit / path).read_text(encoding="utf-8") != unstubbed:
+            raise StepFailed(f"filled {path} differs from a build without stubs")
+    return f"{len(TASKS)} bodies filled = a build without stubs, byte for byte"
+
+
+# -- 5. a planted mistake -----------------------------------------------------------------------
+
+# Dropout scaled by the keep probability (1 - p) instead of divided by it: check's hint names it.
+MISTAKE = ("code_base/layers.py", "1.0 / (1.0 - p)", "1.0 - p")
+MISTAKE_HINT = "keep probability"
+
+
+def plant_mistake(kit, work):
+    """Plant MISTAKE in the filled kit: check FAILs dropout_forward with its hint, grade-class too."""
+    path, right, wrong = MISTAKE
+    text = (kit / path).read_text(encoding="utf-8")
+    if text.count(right) != 1:
+        raise StepFailed(f"the planted mistake's anchor {right!r} is not once in {path}")
+    (kit / path).write_text(text.replace(right, wrong), encoding="utf-8")
+    proc, lines = _check_lines(kit)
+    line = lines.get("dropout_forward", "")
+    if "FAIL" not in line.split()[:3] or proc.returncode == 0:
+        raise StepFailed(f"check does not FAIL dropout_forward scaled by 1 - p: {line!r}")
+    if MISTAKE_HINT not in line:
+        raise StepFailed(f"check fails dropout_forward without the scaling hint: {line!r}")
+    row = pack_and_grade(kit, work, with_outputs=True, checked=False)
+    differ = [f"{name}: check {lines.get(name, '').split()[:1]}, grade-class {cell[:30]!r}"
+              for name, cell in ((c[5:], v) for c, v in _code_cells(row).items())
+              if ("PASS" in lines.get(name, "").split()[:1]) != cell.startswith("pass")]
+    if differ or row.get("code:dropout_forward", "pass").startswith("pass"):
+        raise StepFailed(f"check and grade-class disagree: {'; '.join(differ) or 'dropout_forward'}")
+    failed = sorted(c[5:] for c, v in _code_cells(row).items() if not v.startswith("pass"))
+    return f"check and grade-class agree, both FAIL {', '.join(failed)} ({MISTAKE_HINT!r} hint)"
+
+
+# -- the steps ----------------------------------------------------------------------------------
+
+def verify(keep=None, notebooks=True, out=sys.stdout):
+    """Build a kit and run every step; True when all pass.  Prints one line per step."""
+    started = time.perf_counter()
+    tmp = None
+    if keep is None:
+        tmp = tempfile.mkdtemp(prefix="release-verify-")
+        base = Path(tmp)
+        kit = base / "kit"
+    else:
+        kit = Path(keep)
+        base = kit.with_name(kit.name + ".verify")
+        shutil.rmtree(base, ignore_errors=True)
+        base.mkdir(parents=True)
+    build(kit)
+    print(f"built {kit} ({time.perf_counter() - started:.1f} s)", file=out, flush=True)
+    steps = [("1 structure", lambda: check_structure(kit)),
+             ("2 leaks", lambda: check_leaks(kit)),
+             ("3 stubs: check", lambda: check_says(kit, "TODO", exit_zero=False))]
+    if notebooks:
+        steps.append(("3 stubs: notebooks", lambda: run_notebooks(kit)))
+    steps += [("3 stubs: pack + grade-class", lambda: grades_for_stubs(kit, base / "stubs")),
+              ("4 filled: splice", lambda: fill(kit)),
+              ("4 filled: check", lambda: check_says(kit, "PASS", exit_zero=True))]
+    if notebooks:
+        steps.append(("4 filled: notebooks", lambda: run_notebooks(kit)))
+    steps += [("4 filled: run + pack + grade-class", lambda: grades_full(kit, base / "filled")),
+              ("5 mistake: check + grade-class", lambda: plant_mistake(kit, base / "mistake"))]
+    ok = True
+    try:
+        for name, step in steps:
+            t0 = time.perf_counter()
+            try:
+                detail, verdict = step(), "PASS"
+            except StepFailed as e:
+                detail, verdict, ok = str(e), "FAIL", False
+            except subprocess.TimeoutExpired as e:
+                detail, verdict, ok = f"timed out after {e.timeout} s: {e.cmd[1:4]}", "FAIL", False
+            print(f"{verdict}  {name:<36} {time.perf_counter() - t0:5.1f} s  {detail}", file=out,
+                  flush=True)
+            if verdict == "FAIL" and name.startswith("4 filled: splice"):
+                break  # the later steps need the filled kit
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{'verified' if ok else 'NOT verified'} in {time.perf_counter() - started:.1f} s",
+          file=out)
+    return ok
