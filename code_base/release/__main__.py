@@ -1,4 +1,4 @@
-"""python -m code_base.release build --out DIR | verify [--keep DIR] [--no-notebooks]
+"""python -m code_base.release build --out DIR | verify [--keep DIR] [--notebooks all|stubs|none]
 
 build: write the student kit into DIR (new or empty) from this solution, reproducibly.
 verify: build the kit into a temporary folder and prove it (docs/release.md): the tree is the
@@ -23,8 +23,9 @@ def main(argv=None):
     v = sub.add_parser("verify", help="build into a temporary folder and prove the kit")
     v.add_argument("--keep", metavar="DIR", default=None,
                    help="build into DIR (new) and leave it there instead of a temporary folder")
-    v.add_argument("--no-notebooks", action="store_true",
-                   help="skip executing the kit's notebooks (the slowest part)")
+    v.add_argument("--notebooks", choices=("all", "stubs", "none"), default="all",
+                   help="execute the chapters against stubs and filled (all, default: minutes, "
+                        "the filled chapters train), against stubs only, or not at all")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -34,7 +35,7 @@ def main(argv=None):
                   f"({time.perf_counter() - start:.1f} s)")
             return 0
         from .verify import verify
-        return 0 if verify(keep=args.keep, notebooks=not args.no_notebooks) else 1
+        return 0 if verify(keep=args.keep, notebooks=args.notebooks) else 1
     except (BuildError, ManifestError) as e:
         print(e, file=sys.stderr)
         return 2

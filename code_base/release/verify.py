@@ -17,9 +17,7 @@ instructor's grade-class with this solution's package.
 """
 
 import ast
-import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,33 +30,10 @@ from .allowlist import MADE, SHIPPED, STUDENT_NOTEBOOKS
 from .build import REPO, build, kit_files
 from .scan import scan
 from .stubs import _find, release_source
+from .tools import (StepFailed, check_lines, check_says, code_cells, grades_for_stubs, grades_full,
+                    pack_and_grade, run_notebooks)
 
-__all__ = ["verify", "fill", "fast_references", "STUDENT_ID"]
-
-STUDENT_ID = "e0000000a"
-TIMEOUT = 300  # seconds for one tool run
-
-
-class StepFailed(Exception):
-    """A step's one-line reason."""
-
-
-def _env(pythonpath):
-    env = dict(os.environ, PYTHONPATH=str(pythonpath), OPENBLAS_NUM_THREADS="1",
-               MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
-def _run(args, cwd, pythonpath, timeout=TIMEOUT):
-    """`python ARGS` in cwd with PYTHONPATH=pythonpath; CompletedProcess (text)."""
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(pythonpath), text=True,
-                          capture_output=True, timeout=timeout)
-
-
-def _last_line(proc):
-    lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-    return lines[-1] if lines else f"exit {proc.returncode}, no output"
-
+__all__ = ["verify", "fill", "fast_references", "expected_tree", "StepFailed"]
 
 # -- 1. structure -------------------------------------------------------------------------------
 
@@ -127,135 +102,6 @@ def check_leaks(kit):
     return "the scan finds nothing"
 
 
-# -- 3. / 4. check, notebooks, pack and grade-class ---------------------------------------------
-
-def _check_lines(kit):
-    """The kit's `python -m code_base.check`: (exit code, {function: its line})."""
-    proc = _run(["-m", "code_base.check"], kit, kit, timeout=120)
-    lines = {}
-    for line in proc.stdout.splitlines():
-        words = line.split()
-        for t in TASKS:
-            if t.name in words[:3] and t.name not in lines:
-                lines[t.name] = line
-    return proc, lines
-
-
-def check_says(kit, verdict, exit_zero):
-    proc, lines = _check_lines(kit)
-    if "Traceback" in proc.stdout + proc.stderr:
-        raise StepFailed(f"check printed a traceback: {_last_line(proc)}")
-    wrong = [t.name for t in TASKS if verdict not in lines.get(t.name, "").split()[:3]]
-    if wrong:
-        raise StepFailed(f"check (python -m code_base.check in the kit) does not say {verdict} "
-                         f"for {', '.join(wrong)}: {lines.get(wrong[0], 'no line')}")
-    if (proc.returncode == 0) != exit_zero:
-        raise StepFailed(f"check exited {proc.returncode}")
-    return f"check: {verdict} x{len(TASKS)}, exit {proc.returncode}"
-
-
-def run_notebooks(kit):
-    """Execute the kit's chapters (the .ipynb) with nbclient, kernel on the kit's package."""
-    import nbformat
-    from nbclient import NotebookClient
-    os.environ.setdefault("CIFAR10_DIR", str(REPO.parent / "shared/data/cifar-10-batches-py"))
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(kit)  # the kernel inherits it
-    try:
-        for rel in STUDENT_NOTEBOOKS:
-            path = kit / (rel[:-3] + ".ipynb")
-            nb = nbformat.read(path, as_version=4)
-            try:
-                NotebookClient(nb, timeout=600, kernel_name="python3",
-                               resources={"metadata": {"path": str(path.parent)}}).execute()
-            except Exception as e:  # a cell error names the cell and its exception
-                raise StepFailed(f"{rel} stops: {str(e).strip().splitlines()[-1][:160]}") from None
-            for cell in nb.cells:
-                for out in cell.get("outputs", []):
-                    if out.get("output_type") == "error":
-                        raise StepFailed(f"{rel} shows an error: {out.get('ename')}")
-    finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH")
-        else:
-            os.environ["PYTHONPATH"] = old
-    return f"{len(STUDENT_NOTEBOOKS)} notebooks run to the end"
-
-
-def _tiny_pdf(path):
-    import pypdf
-    writer = pypdf.PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    with open(path, "wb") as f:
-        writer.write(f)
-
-
-ZIP_ONLY = ("import sys; from pathlib import Path; from code_base.submission.packer import "
-            "handin_members, write_zip; root = Path.cwd(); "
-            "write_zip(Path(sys.argv[1]), handin_members(root, sys.argv[2])[0])")
-
-
-def pack_and_grade(kit, work, with_outputs, checked=True):
-    """The kit's run (optional) and pack, then the solution's grade-class: {column: cell}.
-
-    checked=False zips the hand-in with the packer's own members but without pack's checks (a
-    planted mistake makes outputs that pack rightly refuses; grade-class must judge it anyway).
-    """
-    work.mkdir(parents=True, exist_ok=True)
-    if with_outputs:
-        proc = _run(["-m", "code_base.submission", "run", "--inputs", "input_files",
-                     "--outputs", "output_files"], kit, kit)
-        if proc.returncode:
-            raise StepFailed(f"submission run in the kit: {_last_line(proc)}")
-    if not (kit / "report.pdf").exists():
-        _tiny_pdf(kit / "report.pdf")
-    hand_in = work / "submissions"
-    hand_in.mkdir(exist_ok=True)
-    if checked:
-        proc = _run(["-m", "code_base.submission", "pack", "--id", STUDENT_ID, "--out",
-                     str(hand_in), "--root", str(kit)], kit, kit)
-    else:
-        proc = _run(["-c", ZIP_ONLY, str(hand_in / f"{STUDENT_ID}.zip"), STUDENT_ID], kit, kit)
-    if proc.returncode or "Traceback" in proc.stdout + proc.stderr:
-        raise StepFailed(f"submission pack in the kit: {_last_line(proc)}")
-    grades = work / "grades.csv"
-    proc = _run(["-m", "code_base.submission", "grade-class", "--submissions", str(hand_in),
-                 "--out", str(grades), "--inputs", str(REPO / "input_files")], REPO, REPO)
-    if proc.returncode or not grades.exists():
-        raise StepFailed(f"grade-class (the solution's): {_last_line(proc)}")
-    feedback = "".join(p.read_text() for p in sorted((hand_in / "feedback").glob("*")) if p.is_file()) \
-        if (hand_in / "feedback").is_dir() else ""
-    if "Traceback" in feedback + proc.stdout + proc.stderr:
-        raise StepFailed("grade-class shows a traceback")
-    with open(grades, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if len(rows) != 1:
-        raise StepFailed(f"grades.csv has {len(rows)} rows, expected 1")
-    return rows[0]
-
-
-def _code_cells(row):
-    return {k: v for k, v in row.items() if k.startswith("code:")}
-
-
-def grades_for_stubs(kit, work):
-    row = pack_and_grade(kit, work, with_outputs=False)
-    cells = _code_cells(row)
-    wrong = {k: v for k, v in cells.items() if not v.startswith("not implemented")}
-    if not cells or wrong:
-        raise StepFailed(f"grade-class: code cells not 'not implemented': {wrong or 'none found'}")
-    return f"pack + grade-class: {len(cells)} code cells not implemented, release {row['release']}"
-
-
-def grades_full(kit, work):
-    row = pack_and_grade(kit, work, with_outputs=True)
-    from ..submission.classgrade.report import COLUMNS
-    if row["passed"] != str(len(COLUMNS)):
-        failed = {c: row[c] for c in COLUMNS if not row[c].startswith(("ok", "pass", "PASS"))}
-        raise StepFailed(f"grade-class: {row['passed']} of {len(COLUMNS)} ({failed})")
-    return f"run + pack + grade-class: {row['passed']} of {len(COLUMNS)}"
-
-
 # -- 4. filled ----------------------------------------------------------------------------------
 
 def fill(kit, root=REPO):
@@ -295,7 +141,7 @@ def plant_mistake(kit, work):
     if text.count(right) != 1:
         raise StepFailed(f"the planted mistake's anchor {right!r} is not once in {path}")
     (kit / path).write_text(text.replace(right, wrong), encoding="utf-8")
-    proc, lines = _check_lines(kit)
+    proc, lines = check_lines(kit)
     line = lines.get("dropout_forward", "")
     if "FAIL" not in line.split()[:3] or proc.returncode == 0:
         raise StepFailed(f"check does not FAIL dropout_forward scaled by 1 - p: {line!r}")
@@ -303,18 +149,21 @@ def plant_mistake(kit, work):
         raise StepFailed(f"check fails dropout_forward without the scaling hint: {line!r}")
     row = pack_and_grade(kit, work, with_outputs=True, checked=False)
     differ = [f"{name}: check {lines.get(name, '').split()[:1]}, grade-class {cell[:30]!r}"
-              for name, cell in ((c[5:], v) for c, v in _code_cells(row).items())
+              for name, cell in ((c[5:], v) for c, v in code_cells(row).items())
               if ("PASS" in lines.get(name, "").split()[:1]) != cell.startswith("pass")]
     if differ or row.get("code:dropout_forward", "pass").startswith("pass"):
         raise StepFailed(f"check and grade-class disagree: {'; '.join(differ) or 'dropout_forward'}")
-    failed = sorted(c[5:] for c, v in _code_cells(row).items() if not v.startswith("pass"))
+    failed = sorted(c[5:] for c, v in code_cells(row).items() if not v.startswith("pass"))
     return f"check and grade-class agree, both FAIL {', '.join(failed)} ({MISTAKE_HINT!r} hint)"
 
 
 # -- the steps ----------------------------------------------------------------------------------
 
-def verify(keep=None, notebooks=True, out=sys.stdout):
-    """Build a kit and run every step; True when all pass.  Prints one line per step."""
+def verify(keep=None, notebooks="all", out=sys.stdout):
+    """Build a kit and run every step; True when all pass.  Prints one line per step.
+
+    notebooks: "all" executes the chapters against stubs and filled (the filled run trains on
+    the plain layers, minutes); "stubs" only against stubs (seconds); "none" skips them."""
     started = time.perf_counter()
     tmp = None
     if keep is None:
@@ -331,12 +180,12 @@ def verify(keep=None, notebooks=True, out=sys.stdout):
     steps = [("1 structure", lambda: check_structure(kit)),
              ("2 leaks", lambda: check_leaks(kit)),
              ("3 stubs: check", lambda: check_says(kit, "TODO", exit_zero=False))]
-    if notebooks:
-        steps.append(("3 stubs: notebooks", lambda: run_notebooks(kit)))
+    if notebooks in ("all", "stubs"):
+        steps.append(("3 stubs: notebooks", lambda: run_notebooks(kit, stubs=True)))
     steps += [("3 stubs: pack + grade-class", lambda: grades_for_stubs(kit, base / "stubs")),
               ("4 filled: splice", lambda: fill(kit)),
               ("4 filled: check", lambda: check_says(kit, "PASS", exit_zero=True))]
-    if notebooks:
+    if notebooks == "all":
         steps.append(("4 filled: notebooks", lambda: run_notebooks(kit)))
     steps += [("4 filled: run + pack + grade-class", lambda: grades_full(kit, base / "filled")),
               ("5 mistake: check + grade-class", lambda: plant_mistake(kit, base / "mistake"))]
