@@ -44,6 +44,16 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python -m code_base.check $(NAME)
 
+# The student release (docs/release.md): `make release` writes the kit into release/ (OUT=DIR
+# elsewhere; the folder must not exist); `make release-verify` builds one into a temporary folder
+# and proves it, chapters included (minutes; the test suite runs it with the stub chapters only).
+OUT ?= release
+release: $(STAMP)
+	$(BIN)/python -m code_base.release build --out $(OUT)
+
+release-verify: $(STAMP)
+	$(BIN)/python -m code_base.release verify
+
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/lab.sh $(LAB_ARGS)
