@@ -9,8 +9,9 @@
 4. filled: the solution's bodies spliced back into the stubs equal a build without stubs, byte
    for byte; then check passes everything, the notebooks run, and ``submission run`` -> ``pack``
    -> ``grade-class`` gives full marks;
-5. mistake: dropout scaled by the keep probability instead of 1 / (1 - p) fails the check of
-   dropout_forward with the scaling hint, and grade-class fails the same function.
+5. mistakes: each of MISTAKES (dropout scaled by the keep probability, p taken as the keep
+   probability, the gradient to every tied maximum), planted in a copy of the filled kit, fails
+   check for its function with its hint, and grade-class gives check's verdict per function.
 
 Every tool runs in a process of its own: the kit's with ``PYTHONPATH=KIT`` (cwd KIT), the
 instructor's grade-class with this solution's package.
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from ..check.manifest import TASKS
 from .allowlist import MADE, SHIPPED, STUDENT_NOTEBOOKS
@@ -129,32 +131,48 @@ def fill(kit, root=REPO):
 
 # -- 5. a planted mistake -----------------------------------------------------------------------
 
-# Dropout scaled by the keep probability (1 - p) instead of divided by it: check's hint names it.
-MISTAKE = ("code_base/layers.py", "1.0 / (1.0 - p)", "1.0 - p")
-MISTAKE_HINT = "keep probability"
+class Mistake(NamedTuple):
+    function: str   # the function it breaks
+    path: str
+    right: str      # text of the solution, once in `path`
+    wrong: str      # what the mistake writes instead
+    hint: str       # words of the check's hint for it
 
 
-def plant_mistake(kit, work):
-    """Plant MISTAKE in the filled kit: check FAILs dropout_forward with its hint, grade-class too."""
-    path, right, wrong = MISTAKE
-    text = (kit / path).read_text(encoding="utf-8")
-    if text.count(right) != 1:
-        raise StepFailed(f"the planted mistake's anchor {right!r} is not once in {path}")
-    (kit / path).write_text(text.replace(right, wrong), encoding="utf-8")
-    proc, lines = check_lines(kit)
-    line = lines.get("dropout_forward", "")
-    if "FAIL" not in line.split()[:3] or proc.returncode == 0:
-        raise StepFailed(f"check does not FAIL dropout_forward scaled by 1 - p: {line!r}")
-    if MISTAKE_HINT not in line:
-        raise StepFailed(f"check fails dropout_forward without the scaling hint: {line!r}")
-    row = pack_and_grade(kit, work, with_outputs=True, checked=False)
-    differ = [f"{name}: check {lines.get(name, '').split()[:1]}, grade-class {cell[:30]!r}"
-              for name, cell in ((c[5:], v) for c, v in code_cells(row).items())
-              if ("PASS" in lines.get(name, "").split()[:1]) != cell.startswith("pass")]
-    if differ or row.get("code:dropout_forward", "pass").startswith("pass"):
-        raise StepFailed(f"check and grade-class disagree: {'; '.join(differ) or 'dropout_forward'}")
-    failed = sorted(c[5:] for c, v in code_cells(row).items() if not v.startswith("pass"))
-    return f"check and grade-class agree, both FAIL {', '.join(failed)} ({MISTAKE_HINT!r} hint)"
+# Known mistakes, each planted in a copy of the filled kit (check's hints name them).
+MISTAKES = (
+    Mistake("dropout_forward", "code_base/layers.py", "1.0 / (1.0 - p)", "1.0 - p",
+            "keep probability"),
+    Mistake("dropout_forward", "code_base/layers.py", "rng.random(x.shape, dtype=draw) >= p",
+            "rng.random(x.shape, dtype=draw) < p", "probability of DROPPING"),
+    Mistake("max_pool_backward", "code_base/layers.py", "first = is_max & unclaimed",
+            "first = is_max", "FIRST maximum"),
+)
+
+
+def plant_mistakes(kit, work):
+    """Each Mistake in a copy of the filled kit: check FAILs its function with its hint, and
+    grade-class gives the same verdict as check for every graded function."""
+    for n, m in enumerate(MISTAKES):
+        copy = work / f"kit{n}"
+        shutil.copytree(kit, copy)
+        text = (copy / m.path).read_text(encoding="utf-8")
+        if text.count(m.right) != 1:
+            raise StepFailed(f"the mistake's anchor {m.right!r} is not once in {m.path}")
+        (copy / m.path).write_text(text.replace(m.right, m.wrong), encoding="utf-8")
+        proc, lines = check_lines(copy)
+        line = lines.get(m.function, "")
+        if "FAIL" not in line.split()[:1] or proc.returncode == 0:
+            raise StepFailed(f"check does not FAIL {m.function} with {m.wrong!r}: {line!r}")
+        if m.hint not in line:
+            raise StepFailed(f"check fails {m.function} without the hint {m.hint!r}: {line!r}")
+        row = pack_and_grade(copy, work / f"grade{n}", with_outputs=True, checked=False)
+        differ = [f"{name}: check {lines.get(name, '').split()[:1]}, grade-class {cell[:30]!r}"
+                  for name, cell in ((c[5:], v) for c, v in code_cells(row).items())
+                  if ("PASS" in lines.get(name, "").split()[:1]) != cell.startswith("pass")]
+        if differ:
+            raise StepFailed(f"{m.wrong!r}: check and grade-class disagree: {'; '.join(differ)}")
+    return f"{len(MISTAKES)} mistakes: check FAILs each with its hint, grade-class agrees"
 
 
 # -- the steps ----------------------------------------------------------------------------------
@@ -188,7 +206,7 @@ def verify(keep=None, notebooks="all", out=sys.stdout):
     if notebooks == "all":
         steps.append(("4 filled: notebooks", lambda: run_notebooks(kit)))
     steps += [("4 filled: run + pack + grade-class", lambda: grades_full(kit, base / "filled")),
-              ("5 mistake: check + grade-class", lambda: plant_mistake(kit, base / "mistake"))]
+              ("5 mistakes: check + grade-class", lambda: plant_mistakes(kit, base / "mistakes"))]
     ok = True
     try:
         for name, step in steps:
