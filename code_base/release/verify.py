@@ -217,6 +217,8 @@ def verify(keep=None, notebooks="all", out=sys.stdout):
                 detail, verdict, ok = str(e), "FAIL", False
             except subprocess.TimeoutExpired as e:
                 detail, verdict, ok = f"timed out after {e.timeout} s: {e.cmd[1:4]}", "FAIL", False
+            except (OSError, ValueError, SyntaxError) as e:  # a kit that breaks the step itself
+                detail, verdict, ok = f"{type(e).__name__}: {e}", "FAIL", False
             print(f"{verdict}  {name:<36} {time.perf_counter() - t0:5.1f} s  {detail}", file=out,
                   flush=True)
             if verdict == "FAIL" and name.startswith("4 filled: splice"):
