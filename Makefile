@@ -16,7 +16,7 @@ export CIFAR10_DIR := $(DEV_DATA)
 endif
 endif
 
-.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sync-check bench clean
+.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sandbox-deps sync-check bench clean release release-verify
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -37,11 +37,22 @@ data-dir:
 # The browser test drives Debian's chromium: installed by `make browser-deps` when run as root.
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ]; then $(MAKE) sandbox-deps; fi
 	$(BIN)/python -m pytest
 
 # The student's check: PASS / FAIL / TODO for each function you write (NAMES="conv_forward layers").
 check: $(STAMP)
 	$(BIN)/python -m code_base.check $(NAMES)
+
+# The student release (docs/release.md): `make release` writes the kit into release/ (OUT=DIR
+# elsewhere; the folder must not exist); `make release-verify` builds one into a temporary folder
+# and proves it, chapters included (minutes; the test suite runs it with the stub chapters only).
+OUT ?= release
+release: $(STAMP)
+	$(BIN)/python -m code_base.release build --out $(OUT)
+
+release-verify: $(STAMP)
+	$(BIN)/python -m code_base.release verify
 
 # JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)
@@ -82,6 +93,11 @@ tex-deps:
 browser-deps:
 	apt-get update
 	apt-get install -y chromium
+
+# Debian's bubblewrap: grade-class runs every student function call in its own bwrap sandbox.
+sandbox-deps:
+	apt-get update
+	apt-get install -y bubblewrap
 
 sync-check: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/check_notebook_sync.sh

@@ -1,7 +1,7 @@
-"""The shape rules of the convolution and the pool: checks and output sizes.
+"""The shape rules of the convolution, max pool and affine layers: checks and output sizes.
 
 Every implementation of these layers calls the same checks, so a bad argument gets the same
-message whichever runs.
+message whichever one runs.
 """
 
 import numpy as np

@@ -283,7 +283,8 @@ def test_checkpoints_and_params_are_plain_zip_archives(tmp_path):
 
 @pytest.mark.parametrize("extra, code, message", [
     (["--seed", "-1"], 2, "--seed: must be an integer >= 0, got -1"),
-    (["--timeout", "-3"], 2, "timeout must be a finite number > 0, got -3.0"),
+    (["--timeout", "-3"], 2, "timeout must be a finite number in (0, 600.0], got -3.0"),
+    (["--memory-mb", "17592186044416"], 2, "--memory-mb 17592186044416: more than the limit of 16384"),
     (["--memory-mb", "10"], 2, "memory_mb must be an integer >= 64, got 10"),
 ])
 def test_grade_class_checks_its_arguments(tmp_path, capsys, extra, code, message):

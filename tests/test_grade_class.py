@@ -91,7 +91,7 @@ EXPECTED = {  # mistake -> {column: start of the cell}
     "keep-p dropout": {f"{k}dropout_{d}": "fail: dropout_" for k in (OUT, CODE) for d in ("forward", "backward")},
     "per-side padding": {OUT + "conv_forward": "fail: conv_forward_out.csv: found 96 values",
                          OUT + "conv_backward": "fail: conv_backward_out_dx.csv: rel error",
-                         CODE + "conv_forward": "fail: conv_forward_out.csv: found 96 values",
+                         CODE + "conv_forward": "fail: wrong shape: conv_forward_out: returned shape (2, 3, 4, 4)",
                          CODE + "conv_backward": "fail: conv_backward_out_dx.csv: rel error"},
     "hard-coded outputs": {CODE + f: "fail: " for f in ("conv_forward", "conv_backward", "max_pool_forward",
                                                         "max_pool_backward", "dropout_forward", "dropout_backward")},
@@ -102,8 +102,9 @@ EXPECTED = {  # mistake -> {column: start of the cell}
     "python 2 print": {c: "error: import failed: SyntaxError: Missing parentheses in call to 'print'"
                        for c in COLUMNS if c.startswith(CODE)},
     "2017 leftovers": {},
+    "every tied maximum": {CODE + "max_pool_backward": "fail: maxpool_backward_out.csv"},
     "xrange": {CODE + "max_pool_backward": "error: raised: NameError: name 'xrange' is not defined "
-                                           "(code_base/layers.py:54)"},
+                                           "(code_base/layers.py:"},
     "float shapes": {CODE + f: "error: raised: TypeError: 'float' object cannot be interpreted as an integer"
                      for f in ("max_pool_forward", "max_pool_backward")},
     "missing function": {OUT + "dropout_backward": "fail: dropout_backward_out_train.csv: missing",
@@ -177,9 +178,10 @@ def test_a_grader_failure_stops_only_that_student(tmp_path, monkeypatch):
     result = grade_class(tmp_path / "subs", tmp_path / "g.csv", inputs=INPUTS, seed=1)
     first, second = result.grades
     assert [g.file for g in result.grades] == [z.name for z in zips]
-    assert str(first.cell("report")) == "error: grader failed: RuntimeError: boom"
+    assert str(first.cell("report")) == "error: grader error (logged)"
     assert str(first.cell("archive")) == "pass (13 files)" and str(first.cell("layout")) == "pass"
-    assert any(n.startswith("grader traceback") for n in first.notes)
+    assert not any("boom" in n for n in first.notes)  # the details are the instructor's
+    assert "RuntimeError: boom" in (tmp_path / "g.log").read_text()
     assert str(second.cell("report")) == "pass (stubbed)" and str(second.cell("outputs:conv_forward")) == "pass"
 
 
@@ -277,7 +279,7 @@ def test_the_child_imports_the_students_code_base_only(tmp_path, inputs_npz):
     root = student(tmp_path, "import numpy as np\ndef conv_forward(x, w, b, p):\n"
                              "    return np.zeros((2, 3, 3, 3)), None\n")
     run = run_function(root, "conv_forward", inputs_npz, tmp_path / "w1")
-    assert run.status == "ok" and run.module == str((root / "code_base" / "layers.py").resolve())
+    assert run.status == "ok" and run.module == "code_base/layers.py"
     assert run.arrays["conv_forward_out"].shape == (2, 3, 3, 3)
     empty = tmp_path / "empty"
     empty.mkdir()  # no code_base: this repository's must not be found instead
@@ -305,14 +307,14 @@ def test_memory_limit_and_stray_output(tmp_path, inputs_npz):
                                                    "with shape (268435456,) and data type float64 "
                                                    "(code_base/layers.py:4)")
     run = run_function(root, "max_pool_forward", inputs_npz, tmp_path / "w2")
-    assert (run.status, run.printed, run.printed_lines) == ("ok", "raw\n", 1)
+    assert (run.status, run.printed, run.printed_lines) == ("ok", "raw", 1)
 
 
 def test_a_process_left_behind_is_killed(tmp_path, inputs_npz):
     root = student(tmp_path, "import subprocess, sys\ndef conv_forward(x, w, b, p):\n"
                              "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
                              "    open('pid', 'w').write(str(child.pid))\n    raise SystemExit(0)\n")
-    run = run_function(root, "conv_forward", inputs_npz, tmp_path / "w")
+    run = run_function(root, "conv_forward", inputs_npz, tmp_path / "w", sandboxed=False)
     assert run.status == "raised" and run.message.startswith("SystemExit")
     pid = int((root / "pid").read_text())
     for _ in range(200):  # SIGKILL was sent; wait (at most 2 s) until it has been delivered

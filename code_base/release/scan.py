@@ -81,17 +81,20 @@ def secrets(root, kit_code_lines=frozenset()):
 
 
 def scan(kit):
-    """The leaks in the kit folder: [Leak], empty when clean."""
+    """The leaks in the kit folder: [Leak], empty when clean.
+
+    Lines that are not secrets (given code shared with a stub) are those of a clean build's code,
+    not of the kit scanned: a body pasted into the kit's own code is still found."""
     kit = Path(kit)
     texts = {}
     for path in sorted(kit.rglob("*")):
         if path.is_file() and path.suffix not in (".jpg", ".png", ".pdf", ".zip"):
             texts[path.relative_to(kit).as_posix()] = path.read_text(encoding="utf-8")
+    from .build import REPO, kit_files
     kit_code = set()
-    for rel, text in texts.items():
+    for rel, data in kit_files(REPO).items():
         if rel.startswith("code_base/") and rel.endswith(".py"):
-            kit_code |= _lines(text)
-    from .build import REPO
+            kit_code |= _lines(data.decode("utf-8"))
     table = secrets(REPO, frozenset(kit_code))
     numbers = {k: v for k, v in table.items() if re.fullmatch(NUMBER, k)}
     leaks = []

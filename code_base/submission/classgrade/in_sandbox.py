@@ -1,13 +1,16 @@
-"""Run one of a student's layer functions, in a process of its own, for `grade-class`.
+"""Run one of a student's layer functions, in a sandbox of its own, for `grade-class`.
 
-    python -I -S code_base/submission/classgrade/in_sandbox.py CONFIG.json
+    python -I -S /grader/in_sandbox.py CONFIG_JSON        (inside bwrap, see :mod:`.sandbox`)
 
-Started by :mod:`.student_code`: -I ignores every PYTHON* variable and the user's site folder and
-keeps this script's folder off sys.path; -S skips site, so no site-packages and no .pth file
-(such as an editable install of this repository) is read. sys.path is then set to the student's
-folder, NumPy's folder and the standard library, and it is checked that `code_base` comes from
-the student's folder. Limits on address space, CPU time and file size are set before any of the
-student's code runs. The verdict goes to a JSON file, the returned arrays to an .npz file.
+Started by :mod:`.run_student`: -I ignores every PYTHON* variable and the user's site folder and
+keeps this script's folder off sys.path; -S skips site, so no site-packages and no .pth file is
+read. sys.path is the student's folder, a site folder holding NumPy alone, and the standard
+library. Limits on address space, CPU time, file size and process count are set before any of
+the student's code runs; each function called must come from the student's own files. The
+verdict and the returned arrays leave as one frame on the pipe whose descriptor config["result_fd"] names:
+b"CGR1", header length and data length (4-byte big-endian each), a JSON header
+{"verdict": {...}, "arrays": [[name, shape], ...]} and the arrays' float64 bytes (little-endian).
+The process then ends at once (os._exit), whatever threads the student's code left running.
 
 This module imports only the standard library (NumPy after the limits): it runs outside the
 package. The grader also imports it, for CALLS, the assignment's calls of the six functions.
@@ -17,9 +20,12 @@ import importlib
 import io
 import json
 import os
+import struct
 import sys
 import time
 import traceback
+
+MAGIC = b"CGR1"
 
 
 def _conv_forward(m, a, params):
@@ -106,23 +112,26 @@ def describe(error, root):
             where = (frame.filename, frame.lineno)
     if where and os.path.isabs(where[0]) and os.path.realpath(where[0]).startswith(root + os.sep):
         text += f" ({os.path.relpath(os.path.realpath(where[0]), root)}:{where[1]})"
-    return text[:300]
+    return text.replace(root + os.sep, "")[:300]
 
 
 def set_limits(config):
-    """Address space, CPU seconds, file size and no core files, for this process and its children."""
+    """Address space, CPU seconds, file size, no core files and (when not root) the process count,
+    for this process and its children."""
     import resource  # Unix only: imported here so that the package still imports on Windows
 
-    for limit, value in ((resource.RLIMIT_AS, config["memory_bytes"]),
-                         (resource.RLIMIT_CPU, config["cpu_seconds"]),
-                         (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_CORE, 0)):
+    limits = [(resource.RLIMIT_AS, config["memory_bytes"]), (resource.RLIMIT_CPU, config["cpu_seconds"]),
+              (resource.RLIMIT_FSIZE, config["file_bytes"]), (resource.RLIMIT_CORE, 0)]
+    if os.getuid() != 0 and config.get("max_processes"):
+        limits.append((resource.RLIMIT_NPROC, config["max_processes"]))
+    for limit, value in limits:
         hard = resource.getrlimit(limit)[1]
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
 
 
 def _import(root, capture):
-    """(the student's code_base.layers, None) or (None, verdict)."""
+    """(the student's code_base.layers, verdict) or (None, verdict)."""
     try:
         with contextlib.redirect_stdout(capture):
             module = importlib.import_module("code_base.layers")
@@ -130,48 +139,95 @@ def _import(root, capture):
         return None, {"status": "import", "message": describe(e, root)}
     found = os.path.realpath(getattr(module, "__file__", None) or "")
     if not found.startswith(root + os.sep):
-        return None, {"status": "foreign", "message": f"code_base.layers came from {found}, "
-                                                      "outside the submission"}
-    return module, {"module": found}
+        return None, {"status": "foreign", "message": "code_base.layers is not a file of the submission"}
+    return module, {"module": os.path.relpath(found, root)}
+
+
+def _foreign(module, needs, root):
+    """The names of `needs` whose code is not in the student's own files (imported from elsewhere)."""
+    foreign = []
+    for name in needs:
+        code = getattr(getattr(module, name), "__code__", None)
+        path = os.path.realpath(code.co_filename) if code is not None else ""
+        if not path.startswith(root + os.sep):
+            foreign.append(name)
+    return foreign
+
+
+def _shape_problem(arrays, shapes):
+    for name, a in arrays.items():
+        if list(a.shape) != list(shapes[name]):
+            return f"{name}: returned shape {tuple(a.shape)}, expected {tuple(shapes[name])}"
+    return None
+
+
+def _call(module, verdict, config, root, inputs):
+    needs, call = CALLS[config["function"]]
+    missing = [name for name in needs if not callable(getattr(module, name, None))]
+    if missing:
+        return {**verdict, "status": "missing", "message": "code_base.layers has no " + " or ".join(missing)}, {}
+    foreign = _foreign(module, needs, root)
+    if foreign:
+        return {**verdict, "status": "foreign", "message": f"{', '.join(foreign)} not defined in "
+                "the submission's own files"}, {}
+    import numpy as np
+
+    during_call, start = Capture(), time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(during_call):
+            outputs = call(module, inputs, config["params"])
+            arrays = {name: np.ascontiguousarray(value, dtype="<f8") for name, value in outputs.items()}
+    except NotImplementedError as e:
+        return {**verdict, "status": "todo", "message": describe(e, root),
+                "printed": during_call.report()}, {}
+    except BaseException as e:
+        return {**verdict, "status": "raised", "message": describe(e, root),
+                "printed": during_call.report()}, {}
+    verdict = {**verdict, "seconds": time.perf_counter() - start, "printed": during_call.report()}
+    problem = _shape_problem(arrays, config["shapes"])
+    if problem:
+        return {**verdict, "status": "shape", "message": problem}, {}
+    return {**verdict, "status": "ok"}, arrays
 
 
 def run(config):
     root = os.path.realpath(config["root"])
     import numpy as np
 
-    inputs = dict(np.load(config["inputs"], allow_pickle=False))
-    at_import, during_call = Capture(), Capture()
+    with np.load(config["inputs"], allow_pickle=False) as data:
+        inputs = {name: data[name] for name in data.files}
+    at_import = Capture()
     module, verdict = _import(root, at_import)
     verdict["printed_at_import"] = at_import.report()
     if module is None:
-        return verdict
-    needs, call = CALLS[config["function"]]
-    missing = [name for name in needs if not callable(getattr(module, name, None))]
-    if missing:
-        return {**verdict, "status": "missing", "message": "code_base.layers has no "
-                + " or ".join(missing)}
-    start = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(during_call):
-            outputs = call(module, inputs, config["params"])
-        arrays = {name: np.asarray(value, dtype=np.float64) for name, value in outputs.items()}
-    except BaseException as e:
-        return {**verdict, "status": "raised", "message": describe(e, root),
-                "printed": during_call.report()}
-    np.savez(config["result"], **arrays)
-    return {**verdict, "status": "ok", "seconds": time.perf_counter() - start,
-            "printed": during_call.report()}
+        return verdict, {}
+    return _call(module, verdict, config, root, inputs)
+
+
+def frame(verdict, arrays):
+    """The bytes of the result frame (see the module's docstring)."""
+    header = json.dumps({"verdict": verdict,
+                         "arrays": [[name, list(a.shape)] for name, a in arrays.items()]}).encode()
+    data = b"".join(a.tobytes() for a in arrays.values())
+    return MAGIC + struct.pack(">II", len(header), len(data)) + header + data
 
 
 def main(argv):
-    with open(argv[1]) as f:
-        config = json.load(f)
+    config = json.loads(argv[1])
+    out = os.dup(config["result_fd"])  # the student's code may close the pipe; this copy stays ours
+    os.close(config["result_fd"])
     set_limits(config)
     sys.path[:0] = [config["root"], *config["paths"]]
     sys.dont_write_bytecode = True
-    verdict = run(config)
-    with open(config["verdict"], "w") as f:
-        json.dump(verdict, f)
+    try:
+        verdict, arrays = run(config)
+        data = frame(verdict, arrays)
+    except BaseException as e:  # e.g. MemoryError while copying the results
+        data = frame({"status": "raised", "message": describe(e, os.path.realpath(config["root"]))}, {})
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view):]
+    os._exit(0)  # threads the student's code left running do not hold the result back
 
 
 if __name__ == "__main__":

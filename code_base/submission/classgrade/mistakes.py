@@ -62,11 +62,15 @@ def max_pool_forward(x, pool_param):
 def max_pool_backward(dout, cache):
     x, pool_param = cache
     ph, pw, s = pool_param['pool_height'], pool_param['pool_width'], pool_param['stride']
+    N, C = x.shape[:2]
     dx = np.zeros_like(x)
     for r in range(dout.shape[2]):
         for c in range(dout.shape[3]):
-            window = x[:, :, r * s:r * s + ph, c * s:c * s + pw]
-            is_max = window == window.max(axis=(2, 3), keepdims=True)
+            window = x[:, :, r * s:r * s + ph, c * s:c * s + pw].reshape(N, C, ph * pw)
+            first = window.argmax(axis=2)  # a tie sends the gradient to the first maximum only
+            is_max = np.zeros_like(window)
+            np.put_along_axis(is_max, first[:, :, None], 1.0, axis=2)
+            is_max = is_max.reshape(N, C, ph, pw)
             dx[:, :, r * s:r * s + ph, c * s:c * s + pw] += is_max * dout[:, :, r:r + 1, c:c + 1]
     return dx
 
@@ -176,6 +180,16 @@ MISTAKES = {
                                             "range\n\nimport numpy as np\n\nrng"),
                                      ("    H, W = x.shape[2:]\n",
                                       "    print('dw', dw.shape)\n    H, W = x.shape[2:]\n"))),
+    "every tied maximum": Mistake("max_pool_backward sends the gradient to every tied maximum of a "
+                                  "window, not the first",
+                                  edits=(("            window = x[:, :, r * s:r * s + ph, c * s:c * s + pw]"
+                                          ".reshape(N, C, ph * pw)\n            first = window.argmax(axis=2)"
+                                          "  # a tie sends the gradient to the first maximum only\n"
+                                          "            is_max = np.zeros_like(window)\n"
+                                          "            np.put_along_axis(is_max, first[:, :, None], 1.0, axis=2)\n"
+                                          "            is_max = is_max.reshape(N, C, ph, pw)\n",
+                                          "            window = x[:, :, r * s:r * s + ph, c * s:c * s + pw]\n"
+                                          "            is_max = window == window.max(axis=(2, 3), keepdims=True)\n"),)),
     "xrange": Mistake("xrange, gone in Python 3, in max_pool_backward only",
                       edits=(("for r in range(dout.shape[2]):", "for r in xrange(dout.shape[2]):"),),
                       outputs_by_correct_code=True),

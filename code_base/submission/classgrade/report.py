@@ -4,18 +4,21 @@ A row has one cell per check (COLUMNS): `archive` (the zip is safe and has the s
 `layout` (code_base/layers.py, output_files/ and report.pdf are there; extra files are listed),
 `report` (a PDF of 1-2 pages), `outputs:FUNCTION` (the student's output files of that function,
 graded against the official inputs) and `code:FUNCTION` (the student's own code run on fresh
-inputs, graded the same way). A cell reads "pass", "fail: why" (a wrong answer) or "error: why"
-(nothing to grade: refused archive, exception, timeout, missing function, ...).
+inputs, graded the same way). A cell reads "pass", "fail: why" (a wrong answer), "not
+implemented: why" (the release's stub still raises NotImplementedError) or "error: why" (nothing
+to grade: refused archive, exception, timeout, missing function, ...). Every text that reaches a
+cell or a feedback file goes through `clean`: control characters escaped, one line.
 """
 import csv
 import dataclasses
 import io
+import re
 
 from ..files import file_name
 from ..grader import results_table
 from ..handin import FUNCTION_OUTPUTS, FUNCTIONS
 
-__all__ = ["COLUMNS", "Cell", "StudentGrade", "cell_from_results", "csv_text", "feedback_text",
+__all__ = ["clean", "COLUMNS", "Cell", "StudentGrade", "cell_from_results", "csv_text", "feedback_text",
            "grades_table", "problems_text"]
 
 COLUMNS = (("archive", "layout", "report") + tuple(f"outputs:{f}" for f in FUNCTIONS)
@@ -24,9 +27,18 @@ _SHORT = {"conv_forward": "conv_f", "conv_backward": "conv_b", "max_pool_forward
           "max_pool_backward": "pool_b", "dropout_forward": "drop_f", "dropout_backward": "drop_b"}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text):
+    """`text` as one printable line: control characters (escape codes, newlines) as \\xNN."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1] if m.group() not in "\n\r\t"
+                        else {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[m.group()], str(text))
+
+
 @dataclasses.dataclass
 class Cell:
-    status: str  # 'pass', 'fail' or 'error'
+    status: str  # 'pass', 'fail', 'not implemented' or 'error'
     reason: str = ""
 
     @property
@@ -44,6 +56,7 @@ class StudentGrade:
     """One submission's grade: a Cell per column, the report's pages, notes for the feedback."""
     student_id: str
     file: str
+    release: str = ""  # "release" of the hand-in's code_base/RELEASE.json
     cells: dict = dataclasses.field(default_factory=dict)
     pages: int | None = None
     notes: list = dataclasses.field(default_factory=list)
@@ -94,7 +107,7 @@ def csv_text(grades):
 
 
 def _mark(cell):
-    return {"pass": "pass", "fail": "FAIL"}.get(cell.status, "ERROR")
+    return {"pass": "pass", "fail": "FAIL", "not implemented": "TODO"}.get(cell.status, "ERROR")
 
 
 def grades_table(grades):
@@ -119,7 +132,7 @@ def problems_text(grades, width=150):
         for column in COLUMNS:
             cell = g.cell(column)
             if not cell.passed:
-                lines.append(f"{g.student_id:12} {column:25} {cell}"[:width])
+                lines.append(clean(f"{g.student_id:12} {column:25} {cell}")[:width])
     return "\n".join(lines)
 
 
@@ -127,9 +140,11 @@ def feedback_text(grade, seed, timeout):
     """The feedback for one student: every cell, the notes, and the grader's tables."""
     lines = [f"Feedback for {grade.student_id} ({grade.file}): "
              f"{grade.passed} of {len(COLUMNS)} checks passed.", ""]
-    lines += [f"{column:25} {grade.cell(column)}" for column in COLUMNS]
+    if grade.release:
+        lines[-1:-1] = [f"Release of your kit: {clean(grade.release)}"]
+    lines += [f"{column:25} {clean(grade.cell(column))}" for column in COLUMNS]
     if grade.notes:
-        lines += ["", "Notes:"] + [f"- {note}" for note in grade.notes]
+        lines += ["", "Notes:"] + [f"- {clean(note)}" for note in grade.notes]
     if grade.output_results:
         lines += ["", "Your output_files, against the official input files:",
                   results_table(grade.output_results)]

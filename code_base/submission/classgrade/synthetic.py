@@ -6,7 +6,7 @@
     make_class(folder, inputs, students)      {ID: mistake name or None} -> a folder of zips
 
 The correct hand-ins can go through `pack` itself; wrong ones cannot (pack refuses outputs that
-fail the grader), hence zip_project. The code comes from :mod:`.synthetic_code`.
+fail the grader), hence zip_project. The code comes from :mod:`.mistakes`.
 """
 import io
 import shutil

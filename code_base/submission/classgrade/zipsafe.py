@@ -103,12 +103,15 @@ def safe_members(archive, limits=ZipLimits()):
     return members
 
 
-def extract_members(archive, members, dest, limits=ZipLimits()):
+def extract_members(archive, members, dest, limits=ZipLimits(), skipped=None):
     """Extract the checked `members` (from safe_members) of `archive` below the folder `dest`.
 
     Their total declared size must be at most limits.max_bytes (checked before any is inflated).
     Files get mode 0o644 and folders 0o755 whatever the archive says; an existing file is never
-    overwritten. Returns the list of file names extracted.
+    overwritten. A member this file system cannot hold (a name part over 255 bytes, a file
+    nested under a file, a name given twice as file and folder) is left out and its name appended
+    to the list `skipped` (when given; otherwise it raises UnsafeArchiveError). Returns the list of
+    file names extracted.
     """
     total = sum(info.file_size for _, info in members if not info.is_dir())
     if total > limits.max_bytes:
@@ -117,15 +120,29 @@ def extract_members(archive, members, dest, limits=ZipLimits()):
     dest = Path(dest)
     files = []
     for name, info in members:
-        target = dest.joinpath(*name.split("/"))
-        if info.is_dir():
-            target.mkdir(mode=0o755, parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            if _extract_one(archive, name, info, dest.joinpath(*name.split("/"))):
+                files.append(name)
+        except OSError as e:
+            if skipped is None:
+                raise UnsafeArchiveError(f"member {name!r} cannot be written here ({e.strerror})") from None
+            skipped.append(name)
+    return files
+
+
+def _extract_one(archive, name, info, target):
+    """Write one member; True for a file, False for a folder."""
+    if info.is_dir():
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+        return False
+    target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    try:
         with archive.open(info) as source, open(target, "xb") as sink:
             shutil.copyfileobj(source, sink, 1 * MiB)
             if sink.tell() > info.file_size:  # zipfile stops at the declared size; belt and braces
                 raise UnsafeArchiveError(f"member {name!r} inflates past its declared size")
-        os.chmod(target, 0o644)
-        files.append(name)
-    return files
+    except BaseException:
+        target.unlink(missing_ok=True) if target.is_file() else None
+        raise
+    os.chmod(target, 0o644)
+    return True
