@@ -189,7 +189,8 @@ def test_no_student_changes_anothers_inputs_and_odd_names_are_listed(tmp_path):
                "        try:\n            open(path, 'wb').write(b'spoiled')\n        except OSError:\n"
                "            pass\n    raise RuntimeError('tried')\n")
     hand_in(subs, "e1", rewrite)
-    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/RELEASE.json", b'{"release": "r1"}'), ("code_base/layers.py/inner.py", b""),
+    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/RELEASE.json", b'{"release": "r1"}'),
+                               ("code_base/layers.py/inner.py", b""),
                                ("notes\x1b[31m\n.txt", b"")])
     result = grade_class(subs, tmp_path / "grades.csv", inputs=INPUTS, seed=3, timeout=10)
     first, second = result.grades
