@@ -200,11 +200,19 @@ def _code_cell(f, run, ctx, sheet):
     return cell
 
 
+def _readable(root):
+    """Folders 0755 and files 0644 whatever the umask: the sandbox's uid is not the grader's."""
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def _grade_code(root, ctx, folder, sheet):
     if not (root / CODE_DIR).is_dir():
         for f in FUNCTIONS:
             sheet.cells[f"code:{f}"] = Cell("error", f"no {CODE_DIR}/")
         return
+    _readable(root)
     own_inputs = folder / "inputs.npz"  # this student's own copy, read-only in the sandbox
     shutil.copyfile(ctx.fresh_npz, own_inputs)
     own_inputs.chmod(0o444)
