@@ -5,7 +5,18 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all test venv lab train search submission notebooks report tex-deps browser-deps sandbox-deps sync-check bench clean
+# Where the data comes from, one rule for `make lab`, `make notebooks`, `make test` and CI:
+# CIFAR10_DIR when set, else the development copy ../shared/data/cifar-10-batches-py beside the
+# repository when it exists, else unset (the loader downloads CIFAR-10 once to its cache,
+# ~/.cache/cnn-from-scratch). tests/conftest.py applies the same rule to a bare `pytest`.
+DEV_DATA := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))../shared/data/cifar-10-batches-py)
+ifeq ($(CIFAR10_DIR),)
+ifneq ($(wildcard $(DEV_DATA)/.),)
+export CIFAR10_DIR := $(DEV_DATA)
+endif
+endif
+
+.PHONY: all test check venv data-dir lab train search submission notebooks report tex-deps browser-deps sandbox-deps sync-check bench clean
 
 # The main job: train the best net (or reuse the saved run in runs/best), write the submission
 # files, re-execute every notebook and build report.pdf.
@@ -20,13 +31,20 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+data-dir:
+	@echo "CIFAR10_DIR=$${CIFAR10_DIR:-<unset: the loader downloads CIFAR-10 to ~/.cache/cnn-from-scratch>}"
+
 # The browser test drives Debian's chromium: installed by `make browser-deps` when run as root.
 test: $(STAMP)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then $(MAKE) browser-deps; fi
 	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ]; then $(MAKE) sandbox-deps; fi
 	$(BIN)/python -m pytest
 
-# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and the README).
+# The student's check: PASS / FAIL / TODO for each function you write (NAMES="conv_forward layers").
+check: $(STAMP)
+	$(BIN)/python -m code_base.check $(NAMES)
+
+# JupyterLab on 127.0.0.1 with every notebook ready (see tools/lab.sh and docs/notebooks.md).
 lab: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/lab.sh $(LAB_ARGS)
 
@@ -40,8 +58,9 @@ search: $(STAMP)
 submission: $(STAMP)
 	$(BIN)/python -m code_base.submission run --inputs input_files --outputs output_files
 
+# Re-executes the notebooks whose inputs changed (tools/notebook_inputs.py); FORCE=1: all of them.
 notebooks: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh
+	FORCE=$(FORCE) PATH="$(abspath $(BIN)):$$PATH" bash tools/execute_notebooks.sh
 
 # Needs XeTeX, pandoc and poppler-utils (Debian): installed by `make tex-deps` when run as root.
 report: $(STAMP)

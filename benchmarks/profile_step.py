@@ -59,13 +59,13 @@ GROUPS = [
     ("conv forward product (fused, super-kernel)", r"conv_pool\.py.*np\.matmul\(w_sup"),
     ("conv weight-gradient product", r"conv_pool\.py.*xs @ dconv"),
     ("shifted columns: im2col copy and padding", r"columns\.py"),
-    ("pool maxima and first-maximum record", r"_pool_blocks"),
+    ("pool maxima and first-maximum record", r"first_maximum"),
     ("backward: gradient to each window's first maximum", r"conv_relu_pool_backward.*(hit|dconv)"),
     ("bias, ReLU and its mask", r"conv_pool\.py.*(relu|bias|pre_relu)|affine\.py.*(active|maximum|\+= b)"),
     ("affine products (hidden layer)", r"affine\.py.*(matmul|@)"),
     ("layout copies (transposes)", r"x2\.reshape|transpose|ascontiguous"),
     ("Adam", r"adam\.py"),
-    ("L2, softmax, output layer, dropout", r"l2\.py|layers\.py"),
+    ("L2, softmax, output layer, dropout", r"cnn\.py.*(reg|vdot)|layers\.py"),
     ("thread hand-offs and waits", r"thread(ing)?\.py|_base\.py|parallel\.py|queue\.py"),
 ]
 

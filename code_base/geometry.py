@@ -1,7 +1,7 @@
-"""The shape rules of the layers that have fast kernels: checks and output sizes.
+"""The shape rules of the convolution and the pool: checks and output sizes.
 
-The plain layers (:mod:`code_base.layers`) and the fast kernels (:mod:`code_base.fast`) call
-the same checks, so a bad argument gets the same message on either path.
+Every implementation of these layers calls the same checks, so a bad argument gets the same
+message whichever runs.
 """
 
 import numpy as np

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .vis_utils import Table
+
 
 def rel_error(x, y):
     """Largest element-wise relative error max |x - y| / max(1e-8, |x| + |y|).
@@ -59,3 +61,45 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()
     return grad
+
+
+def kink_margins(pre_activation, pool_param=None):
+    """How far a numerical check stays from the kinks of ReLU and max pooling.
+
+    Inputs: pre_activation (N, F, H, W) or (N, D), the values a ReLU receives; pool_param
+    (pool_height, pool_width, stride) of the max pool after that ReLU, if any.
+    Returns {"relu": smallest |a|} and, with pooling, "pool gap": the smallest difference between
+    a window's two largest values after the ReLU (windows that are all zero route no gradient).
+    A step that moves no value by more than half of both margins crosses no kink.
+    """
+    a = np.asarray(pre_activation, dtype=np.float64)
+    margins = {"relu": float(np.abs(a).min())}
+    if pool_param is None:
+        return margins
+    kh, kw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    r = np.maximum(a, 0)
+    N, F, H, W = r.shape
+    Hp, Wp = 1 + (H - kh) // s, 1 + (W - kw) // s
+    windows = np.stack([r[:, :, i:i + s * Hp:s, j:j + s * Wp:s]
+                        for i in range(kh) for j in range(kw)])  # (kh*kw, N, F, H', W')
+    top2 = np.sort(windows, axis=0)[-2:]  # (2, N, F, H', W'): second largest, largest
+    routed = top2[1] > 0
+    margins["pool gap"] = float((top2[1] - top2[0])[routed].min()) if routed.any() else np.inf
+    return margins
+
+
+def error_table(rows, bound):
+    """A check table that asserts: every error in `rows` is below `bound`.
+
+    rows: list of (case, {column: relative error}).  Raises AssertionError naming the case and
+    column of any error >= bound (or NaN).  Returns a :class:`code_base.vis_utils.Table` showing
+    each error as "< bound": the measured values depend on how the machine's BLAS rounds, the
+    verdict does not, so the table a notebook commits is the same on every machine.
+    """
+    columns = list(rows[0][1])
+    for case, errors in rows:
+        for name, err in errors.items():
+            assert err < bound, f"{case}: {name} relative error {err:.2e} is not below {bound:.0e}"
+    shown = f"< {bound:.0e}".replace("e-0", "e-")
+    return Table(["case"] + [f"{name} error" for name in columns],
+                 [[case] + [shown] * len(columns) for case, _ in rows])

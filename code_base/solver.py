@@ -12,34 +12,21 @@ without.  ``data`` is a dict with 'X_train', 'y_train', 'X_val', 'y_val' (other 
 Each epoch walks through a fresh random permutation of the training set in minibatches of
 batch_size, dropping the last partial batch; all randomness comes from the seed.  Accuracies
 are measured once before the first update (index 0 of the histories) and after every epoch.
-When training ends, model.params holds the parameters with the best validation accuracy.
+When training ends, model.params holds the parameters with the best validation accuracy
+(``keep="best"``) or those after the last epoch (``keep="final"``).  ``state_dict()`` and
+``load_state_dict()`` give the whole training state and take it back (``save`` / ``restore``
+through a checkpoint file), so that a resumed run continues exactly as the uninterrupted one.
 """
 import numpy as np
 
 from . import optim
-from .utils.checkpoint import restore_solver, rng_state_to_array, save_solver
+from .solver_checks import (HISTORIES, check_data, check_model, check_loss, check_options,
+                            check_schedule, check_state, quiet_overflow, TrainingDiverged)
+from .utils.checkpoint import load_checkpoint, rng_state_to_array, save_checkpoint, set_rng_state
 from .utils.checks import check_int, check_real
 from .utils.progress import progress_bar
 
 __all__ = ["Solver", "TrainingDiverged"]
-
-_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
-
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite, or grew far beyond its start (see Solver).
-
-    Attributes: iteration, epoch, loss, learning_rate (the configured one).
-    """
-
-    def __init__(self, iteration, num_iterations, epoch, num_epochs, loss, learning_rate, limit):
-        self.iteration, self.epoch = iteration, epoch
-        self.loss, self.learning_rate = loss, learning_rate
-        why = "" if not np.isfinite(loss) else f" (above the limit {limit:.3g})"
-        super().__init__(
-            f"training diverged: loss is {loss:.6g}{why} at iteration {iteration} / "
-            f"{num_iterations} (epoch {epoch} / {num_epochs}) with learning_rate {learning_rate}; "
-            "try a lower learning rate (parameters are left as they were before this iteration)")
 
 
 def _copy_config(config):
@@ -72,18 +59,19 @@ class Solver:
       100; None keeps only the NaN / infinity rule).
     - checkpoint_tag: a string saved in every checkpoint; ``restore`` refuses a checkpoint whose
       tag differs (e.g. the training config that produced it).
+    - keep: "best" (after training, model.params holds the parameters of the epoch with the best
+      validation accuracy, the first on ties: best_epoch) or "final" (those of the last epoch).
+    State: loss_history (per iteration), train_acc_history, val_acc_history (before the first
+    update, then per epoch), lr_history (per epoch), best_val_acc, best_epoch, best_params.
     """
 
     def __init__(self, model, data, *, update_rule="sgd", optim_config=None, lr_decay=1.0,
                  batch_size=100, num_epochs=10, num_train_samples=1000, num_val_samples=None,
                  print_every=10, verbose=True, seed=None, checkpoint_path=None,
                  checkpoint_every=None, augment=None, lr_schedule=None, progress=None,
-                 divergence_factor=100.0, checkpoint_tag=None):
-        if not (isinstance(getattr(model, "params", None), dict)
-                and callable(getattr(model, "loss", None))):
-            raise TypeError("Solver: model must have a .params dict and a .loss(X, y=None) method")
-        self.model = model
-        self._set_data(data)
+                 divergence_factor=100.0, checkpoint_tag=None, keep="best"):
+        self.model = check_model(model)
+        self.X_train, self.y_train, self.X_val, self.y_val = check_data(data)
         self._set_update_rule(update_rule, optim_config)
         self._set_schedule(lr_decay, lr_schedule)
         where = "Solver"
@@ -96,18 +84,14 @@ class Solver:
                 ("checkpoint_every", checkpoint_every)))
         if checkpoint_every is not None and checkpoint_path is None:
             raise ValueError(f"{where}: checkpoint_every was given without a checkpoint_path")
-        if augment is not None and not callable(augment):
-            raise ValueError(f"{where}: augment must be a callable (X_batch, rng) -> X_batch, "
-                             f"got {augment!r}")
+        check_options(augment, checkpoint_tag, keep)
         self.verbose = bool(verbose)
         self.progress = self.verbose if progress is None else bool(progress)
         self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every or 1
         self.augment, self.seed = augment, seed
         self.divergence_factor = check_real(where, "divergence_factor", divergence_factor, 1,
                                             allow_none=True)
-        if checkpoint_tag is not None and not isinstance(checkpoint_tag, str):
-            raise ValueError(f"{where}: checkpoint_tag must be a string, got {checkpoint_tag!r}")
-        self.checkpoint_tag = checkpoint_tag
+        self.checkpoint_tag, self.keep = checkpoint_tag, keep
         self.rng = np.random.default_rng(seed)
         if checkpoint_path is not None:
             rng_state_to_array(self.rng)  # fail now, not after an epoch, if it cannot be saved
@@ -125,38 +109,18 @@ class Solver:
         self.optim_config = optim_config
 
     def _set_schedule(self, lr_decay, lr_schedule):
-        lr_decay = check_real("Solver", "lr_decay", lr_decay, 0, low_open=True)
-        if lr_schedule is not None and not callable(lr_schedule):
-            raise ValueError(
-                f"Solver: lr_schedule must be a callable epoch -> multiplier, got {lr_schedule!r}")
-        if lr_schedule is not None and lr_decay != 1:
-            raise ValueError(f"Solver: give either lr_decay (got {lr_decay}) or lr_schedule, "
-                             "not both")
-        self.lr_decay, self.lr_schedule = lr_decay, lr_schedule
         self.base_learning_rate = self.optim_config.get("learning_rate")
-        if self.base_learning_rate is None and (lr_decay != 1 or lr_schedule is not None):
-            raise ValueError("Solver: lr_decay / lr_schedule need optim_config['learning_rate'] "
-                             f"for update rule '{self.update_rule_name}'")
-
-    def _set_data(self, data):
-        missing = [key for key in _DATA_KEYS if key not in data]
-        if missing:
-            raise ValueError(f"data is missing key(s) {missing}; it needs {list(_DATA_KEYS)}")
-        for split in ("train", "val"):
-            X, y = data[f"X_{split}"], data[f"y_{split}"]
-            if len(X) != len(y):
-                raise ValueError(f"X_{split} has {len(X)} examples but y_{split} has {len(y)}")
-            if len(X) == 0:
-                raise ValueError(f"X_{split} is empty")
-        self.X_train, self.y_train = data["X_train"], data["y_train"]
-        self.X_val, self.y_val = data["X_val"], data["y_val"]
+        self.lr_decay = check_schedule(lr_decay, lr_schedule, self.base_learning_rate,
+                                       self.update_rule_name)
+        self.lr_schedule = lr_schedule
 
     def _reset(self):
         self.epoch = 0
         self.iteration = 0
-        self.best_val_acc = 0.0
+        self.best_val_acc, self.best_epoch = 0.0, 0
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         self.loss_history, self.train_acc_history, self.val_acc_history = [], [], []
+        self.lr_history = []
         self.optim_configs = {p: _copy_config(self.optim_config) for p in self.model.params}
         self._apply_lr_schedule()
 
@@ -189,22 +153,15 @@ class Solver:
             if len(X_batch) != len(y_batch):
                 raise ValueError(f"augment returned {len(X_batch)} examples "
                                  f"for a batch of {len(y_batch)}")
-        # Overflow on the way to a diverging loss is reported by the check below, once.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with quiet_overflow():
             loss, grads = self.model.loss(X_batch, y_batch)
-        loss = float(loss)
-        first = self.loss_history[0] if self.loss_history else loss
-        limit = np.inf if self.divergence_factor is None else self.divergence_factor * max(1.0, first)
-        if not np.isfinite(loss) or loss > limit:
-            raise TrainingDiverged(self.iteration + 1, self.num_epochs * self.iterations_per_epoch,
-                                   self.epoch + 1, self.num_epochs, loss, self.base_learning_rate,
-                                   limit)
-        missing = [p for p in self.model.params if p not in grads]
-        if missing:
-            raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
-        for p, w in self.model.params.items():
-            next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
-            self.model.params[p] = next_w
+            loss = check_loss(float(loss), self)
+            missing = [p for p in self.model.params if p not in grads]
+            if missing:
+                raise ValueError(f"model.loss returned no gradient for parameter(s) {missing}")
+            for p, w in self.model.params.items():
+                next_w, self.optim_configs[p] = self.update_rule(w, grads[p], self.optim_configs[p])
+                self.model.params[p] = next_w
         return loss
 
     def check_accuracy(self, X, y, num_samples=None, batch_size=100, rng=None):
@@ -230,16 +187,17 @@ class Solver:
         return float(np.mean(y_pred == np.asarray(y)))
 
     def _record_accuracy(self, log):
-        train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
-        val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
+        with quiet_overflow():  # the parameters may be on their way to divergence
+            train_acc = self.check_accuracy(self.X_train, self.y_train,
+                                            num_samples=self.num_train_samples)
+            val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         if self.verbose:
             log(f"(Epoch {self.epoch} / {self.num_epochs}) "
                 f"train acc: {train_acc:f}; val_acc: {val_acc:f}")
         if val_acc > self.best_val_acc:
-            self.best_val_acc = val_acc
+            self.best_val_acc, self.best_epoch = val_acc, self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
 
     def train(self):
@@ -261,33 +219,75 @@ class Solver:
                                   f"loss: {loss:f}")
                     self.iteration += 1
                     bar.update(1)
-                    bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss:.4g}",
-                                    val_acc=f"{self.val_acc_history[-1]:.3f}", refresh=False)
-                self.epoch += 1
-                self._apply_lr_schedule()
-                self._record_accuracy(bar.write)
-                if self.checkpoint_path is not None and (
-                        self.epoch % self.checkpoint_every == 0 or self.epoch == self.num_epochs):
-                    self.save(self.checkpoint_path)
-        for k, v in self.best_params.items():
-            self.model.params[k] = v.copy()
+                    self._show(bar, self.epoch + 1, loss, refresh=False)
+                self._end_epoch(bar)
+        if self.keep == "best":
+            for k, v in self.best_params.items():
+                self.model.params[k] = v.copy()
+
+    def _end_epoch(self, bar):
+        if self.base_learning_rate is not None:
+            self.lr_history.append(self.learning_rate)
+        self.epoch += 1
+        self._apply_lr_schedule()
+        self._record_accuracy(bar.write)
+        self._show(bar, self.epoch, self.loss_history[-1], refresh=True)
+        if self.checkpoint_path is not None and (
+                self.epoch % self.checkpoint_every == 0 or self.epoch == self.num_epochs):
+            self.save(self.checkpoint_path)
+
+    def _show(self, bar, epoch, loss, refresh):
+        bar.set_postfix(epoch=epoch, loss=f"{loss:.4g}", val_acc=f"{self.val_acc_history[-1]:.3f}",
+                        refresh=refresh)
+
+    @property
+    def kept_epoch(self):
+        """The epoch whose parameters training leaves in model.params (see keep)."""
+        return self.best_epoch if self.keep == "best" else self.epoch
+
+    def state_dict(self):
+        """The training state as a nested dict of arrays, numbers and strings (no copies);
+        after train() with keep="best", the model's parameters in it are the best ones."""
+        model_rng = getattr(self.model, "rng", None)
+        return {
+            "param": dict(self.model.params), "best": dict(self.best_params),
+            "optim": dict(self.optim_configs), "epoch": self.epoch, "iteration": self.iteration,
+            "best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
+            **{key: list(getattr(self, key)) for key in HISTORIES},
+            "update_rule": self.update_rule_name, "tag": self.checkpoint_tag, "keep": self.keep,
+            "rng_state": rng_state_to_array(self.rng),
+            "model_rng_state": (rng_state_to_array(model_rng)
+                                if isinstance(model_rng, np.random.Generator) else None),
+        }
+
+    def load_state_dict(self, state, source="state"):
+        """Take back a state from `state_dict` (this solver's and its model's); returns self.
+
+        The whole state is checked first (ValueError naming ``source`` and the entry), so a
+        state that does not fit changes nothing.  Besides the parameters and the optimiser
+        state, the solver's generator (minibatch order, augmentation) and the model's ``rng``
+        (dropout masks) are restored, so the run continues exactly as it would have.
+        """
+        histories = check_state(state, self, source)
+        self.model.params.update({k: v.copy() for k, v in state["param"].items()})
+        self.best_params = {k: v.copy() for k, v in state["best"].items()}
+        self.optim_configs = {k: _copy_config(c) for k, c in state["optim"].items()}
+        self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
+        self.best_val_acc, self.best_epoch = float(state["best_val_acc"]), int(state["best_epoch"])
+        for key, values in histories.items():
+            setattr(self, key, values)
+        set_rng_state(self.rng, state["rng_state"])
+        if state.get("model_rng_state") is not None:
+            set_rng_state(self.model.rng, state["model_rng_state"])  # shared with its dropout
+        return self
 
     def save(self, path):
-        """Write the training state to `path` (see code_base.utils.checkpoint)."""
-        save_solver(self, path)
+        """Write `state_dict()` to the checkpoint file `path` (see code_base.utils.checkpoint)."""
+        save_checkpoint(path, self.state_dict())
 
     def restore(self, path):
-        """Load a checkpoint written by `save` into this solver and its model; returns self.
-
-        Besides the parameters and the optimiser state, the solver's generator (minibatch
-        order, augmentation) and the model's ``rng``, if it has one (dropout masks), are
-        restored, so the run continues exactly as the uninterrupted one would have.
-        """
-        restore_solver(self, path)
-        if hasattr(self.update_rule, "defaults"):  # a built-in rule: check its configs too
-            for config in self.optim_configs.values():
-                optim.validate_config(self.update_rule, config)
-        return self
+        """Load a checkpoint written by `save` into this solver and its model; returns self."""
+        return self.load_state_dict(load_checkpoint(path), source=path)
 
     def __repr__(self):
         state_scalars = getattr(self.update_rule, "state_scalars", ())
@@ -296,5 +296,5 @@ class Solver:
         schedule = "" if self.lr_schedule is None else f", lr_schedule={self.lr_schedule!r}"
         return (f"Solver(update_rule='{self.update_rule_name}', optim_config={hyper}, "
                 f"batch_size={self.batch_size}, num_epochs={self.num_epochs}, "
-                f"lr_decay={self.lr_decay}{schedule}, seed={self.seed!r}, "
+                f"lr_decay={self.lr_decay}{schedule}, keep='{self.keep}', seed={self.seed!r}, "
                 f"num_train={len(self.X_train)}, num_val={len(self.X_val)})")

@@ -16,8 +16,8 @@
 
 # %%
 # %matplotlib inline
+# %load_ext code_base.check.notebook
 import io
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,15 +26,18 @@ from IPython.display import Image as ShowImage
 from IPython.display import display
 from PIL import Image
 
+from code_base.check.notebook import show
+from code_base.check.reference import TOLERANCE, conv_forward_example
+from code_base.gradient_check import error_table, eval_numerical_gradient_array, rel_error
 from code_base.im2col import im2col
-from code_base.gradient_check import eval_numerical_gradient_array, rel_error
 from code_base.layers import conv_backward, conv_forward
+from code_base.submission.packer import find_root
+from code_base.vis_utils import stable_format
 
 plt.rcParams["figure.figsize"] = (9.0, 5.0)
 plt.rcParams["image.interpolation"] = "nearest"
 np.set_printoptions(precision=6, suppress=True)
-# The notebook runs from notebooks/; the photos live at the top of the repository.
-ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir())
+ROOT = find_root()  # the notebook runs from notebooks/; the photos live at the top
 
 # %% [markdown]
 # ## 1. Shapes and output size
@@ -75,6 +78,7 @@ ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is
 # adds $1+2+3+4 = 10$ or $3\cdot 10 = 30$, giving $48$, $68$ and $78$.
 
 # %%
+# NEEDS: im2col, conv_forward
 # NBVAL_CHECK_OUTPUT
 x_tiny = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
 w_tiny = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 1, 2, 2)
@@ -95,6 +99,7 @@ assert np.array_equal(out_tiny.reshape(-1), (w_tiny.reshape(1, -1) @ cols + b_ti
 # $4 \cdot 1 + 1 = 5$. The picture shows where one column of $X^{\text{col}}$ comes from.
 
 # %%
+# NEEDS: im2col, conv_forward
 # NBVAL_CHECK_OUTPUT
 out_pad, _ = conv_forward(x_tiny, w_tiny, b_tiny, {"stride": 1, "pad": 2})
 print("output with pad=2:\n", out_pad[0, 0])
@@ -103,6 +108,7 @@ assert out_pad[0, 0, 0, 0] == 4 * 1 + 1
 assert out_pad[0, 0, 3, 3] == 1 * 9 + 1  # bottom-right window: only x_22 = 9, under weight 1
 
 # %%
+# NEEDS: im2col
 cols_pad = im2col(x_tiny, 2, 2, 1, 2).reshape(4, 16)  # (C*HH*WW, H'*W')
 x_padded = np.pad(x_tiny[0, 0], 1)
 row, col = 1, 2  # the output position to highlight
@@ -138,23 +144,22 @@ assert np.array_equal(cols_pad[:, k], x_padded[row:row + 2, col:col + 2].ravel()
 # one can expect; we require better than $10^{-7}$.
 
 # %%
-x_shape, w_shape = (2, 3, 4, 4), (3, 3, 4, 4)
-x = np.linspace(-0.1, 0.5, num=np.prod(x_shape)).reshape(x_shape)
-w = np.linspace(-0.2, 0.3, num=np.prod(w_shape)).reshape(w_shape)
-b = np.linspace(-0.1, 0.2, num=3)
-out, _ = conv_forward(x, w, b, {"stride": 2, "pad": 2})
-reference_out = np.array([
-    [[[-0.08759809, -0.10987781], [-0.18387192, -0.21092160]],
-     [[0.21027089, 0.21661097], [0.22847626, 0.23004637]],
-     [[0.50813986, 0.54309974], [0.64082444, 0.67101435]]],
-    [[[-0.98053589, -1.03143541], [-1.19128892, -1.24695841]],
-     [[0.69108355, 0.66880383], [0.59480972, 0.56776003]],
-     [[2.36270298, 2.36904306], [2.38090835, 2.38247847]]],
-])
+# NEEDS: im2col, conv_forward
+x, w, b, conv_param, reference_out = conv_forward_example()  # the assignment's numbers
+out, _ = conv_forward(x, w, b, conv_param)
 err = rel_error(out, reference_out)
-print(f"relative error against the reference: {err:.2e}")
+print(f"relative error against the reference: {stable_format(err)} (required: < {TOLERANCE:.0e})")
 assert out.shape == (2, 3, 2, 2)
-assert err < 1e-7
+assert err < TOLERANCE
+
+# %% [markdown]
+# A check cell runs the same public checks as `python -m code_base.check` and prints one line
+# per function: PASS, FAIL (with the failing case and a hint) or TODO while the function is not
+# written yet.
+
+# %%
+# CHECK
+show("im2col", "conv_forward")
 
 # %% [markdown]
 # ## 4. Aside: image processing with hand-made filters
@@ -172,6 +177,7 @@ assert err < 1e-7
 # size. Each panel is rescaled to the full gray range for display.
 
 # %%
+# NEEDS: im2col, conv_forward
 def load_square(path, size=200):
     """RGB photo -> centre square crop resized to size x size, as a float array (3, size, size)."""
     image = Image.open(path).convert("RGB")
@@ -193,7 +199,7 @@ out_img, _ = conv_forward(x_img, w_img, b_img, {"stride": 1, "pad": 2})
 print("output shape:", out_img.shape)
 
 
-def show(ax, img, title=""):
+def show_image(ax, img, title=""):
     ax.imshow(img.astype(np.uint8) if img.ndim == 3 else img, cmap="gray")
     ax.set_title(title)
     ax.axis("off")
@@ -201,9 +207,9 @@ def show(ax, img, title=""):
 
 fig, axes = plt.subplots(2, 3, figsize=(7.5, 5.2))
 for r, (name, photo) in enumerate(photos.items()):
-    show(axes[r, 0], photo.transpose(1, 2, 0), f"{name} (input)")
-    show(axes[r, 1], out_img[r, 0], "grayscale filter")
-    show(axes[r, 2], out_img[r, 1], "horizontal-edge filter")
+    show_image(axes[r, 0], photo.transpose(1, 2, 0), f"{name} (input)")
+    show_image(axes[r, 1], out_img[r, 0], "grayscale filter")
+    show_image(axes[r, 2], out_img[r, 1], "horizontal-edge filter")
 plt.tight_layout()
 # Shown as a JPEG: photos compress badly as PNG and would bloat the committed notebook.
 buffer = io.BytesIO()
@@ -221,6 +227,7 @@ display(ShowImage(buffer.getvalue()))
 # convolution here is a cross-correlation: the filter is not flipped.)
 
 # %%
+# NEEDS: im2col, conv_forward
 R, G, B = x_img[:, 0], x_img[:, 1], x_img[:, 2]
 gray = 0.3 * R + 0.6 * G + 0.1 * B
 assert np.allclose(out_img[:, 0], gray, rtol=0, atol=1e-9)
@@ -259,6 +266,7 @@ assert np.allclose(out_img[:, 1, 1:-1, 1:-1] - 128, edges, rtol=0, atol=1e-9)
 # $(1, 2, 1, 2, 1)$.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 # NBVAL_CHECK_OUTPUT
 def coverage(stride):
     x1 = np.ones((1, 1, 5, 5))
@@ -275,6 +283,7 @@ for s in counts:
     assert np.array_equal(counts[s], expected_counts[s])
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 for ax, (s, c) in zip(axes, counts.items()):
     ax.imshow(c, cmap="viridis", vmin=0, vmax=9)
@@ -298,6 +307,7 @@ plt.show()
 # (4 images of $3\times5\times5$, two $3\times3$ filters, stride 1, `pad = 2`).
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward
 rng = np.random.default_rng(2017)
 cases = [
     # (x shape, w shape, stride, total pad)
@@ -323,11 +333,11 @@ for x_shape, w_shape, stride, pad in cases:
     }
     rows.append((f"x{x_shape} w{w_shape} s={stride} pad={pad}", errors))
 
-print(f"{'case':44} {'dx error':>10} {'dw error':>10} {'db error':>10}")
-for name, e in rows:
-    print(f"{name:44} {e['dx']:10.1e} {e['dw']:10.1e} {e['db']:10.1e}")
-for name, e in rows:
-    assert max(e.values()) < 1e-8, (name, e)
+error_table(rows, bound=1e-8)  # asserts every error; shows the bound, the same on every machine
+
+# %%
+# CHECK
+show("col2im", "conv_backward")
 
 # %% [markdown]
 # ## Summary

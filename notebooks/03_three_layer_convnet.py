@@ -24,18 +24,22 @@
 
 # %%
 # %matplotlib inline
+# %load_ext code_base.check.notebook
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from IPython.display import display
+
+from code_base.check.notebook import show
 from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.data_utils import get_CIFAR2_data
-from code_base.gradient_check import eval_numerical_gradient, rel_error
+from code_base.gradient_check import error_table, eval_numerical_gradient, kink_margins, rel_error
 from code_base.layer_utils import conv_relu_pool_forward
 from code_base.layers import affine_forward, conv_forward
 from code_base.solver import Solver
-from code_base.vis_utils import visualize_grid
+from code_base.vis_utils import Table, stable_format, visualize_grid
 
 plt.rcParams["figure.figsize"] = (9.0, 4.0)
 np.set_printoptions(precision=4, suppress=True)
@@ -49,9 +53,10 @@ np.set_printoptions(precision=4, suppress=True)
 # $\frac{\lambda}{2}\sum \lVert W\rVert^2$, which we can compute independently from the parameters.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 rng = np.random.default_rng(0)
 X = rng.standard_normal((50, 3, 32, 32)).astype(np.float32)
-print(f"{'classes':>8} {'reg':>5} {'loss':>9} {'log C':>9} {'expected reg term':>18}")
+table = []
 for num_classes in (10, 2):
     y = rng.integers(num_classes, size=50)
     model = ThreeLayerConvNet(num_classes=num_classes, seed=0)
@@ -59,11 +64,15 @@ for num_classes in (10, 2):
     model.reg = 0.5
     loss_reg, _ = model.loss(X, y)
     reg_term = 0.25 * sum(np.sum(model.params[k].astype(np.float64) ** 2) for k in ("W1", "W2", "W3"))
-    print(f"{num_classes:8d} {0.0:5.1f} {loss:9.5f} {math.log(num_classes):9.5f}")
-    print(f"{num_classes:8d} {0.5:5.1f} {loss_reg:9.5f} {'':9} {reg_term:18.5f}")
     assert abs(loss - math.log(num_classes)) < 1e-3
     assert loss_reg > loss
     assert math.isclose(loss_reg - loss, reg_term, rel_tol=1e-4)
+    # float32 sums: shown to the digits that do not depend on the machine's BLAS
+    table += [[num_classes, "0", stable_format(loss, 4, rel=1e-5, spec="f"),
+               f"{math.log(num_classes):.4f}", "—"],
+              [num_classes, "0.5", stable_format(loss_reg, 4, rel=1e-5, spec="f"), "—",
+               stable_format(reg_term, 4, rel=1e-5, spec="f")]]
+Table(["classes", "reg", "loss", "log C", "expected reg term"], table)
 
 # %% [markdown]
 # ## 2. Numerical gradient check of every parameter
@@ -80,6 +89,7 @@ for num_classes in (10, 2):
 # measure); with the kinks out of the way the errors are much smaller, and we assert $10^{-3}$.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 gc_rng = np.random.default_rng(3)
 X_gc = gc_rng.standard_normal((2, 3, 16, 16))
 y_gc = gc_rng.integers(10, size=2)
@@ -89,30 +99,31 @@ p = model.params
 H_STEP = 1e-6
 
 a, _ = conv_forward(X_gc, p["W1"], p["b1"], model.conv_param)  # (2, 3, 16, 16)
-windows = np.maximum(a, 0).reshape(2, 3, 8, 2, 8, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 8, 8, 4)
-top2 = np.sort(windows, axis=-1)[..., -2:]
+conv_margins = kink_margins(a, model.pool_param)
 pooled, _ = conv_relu_pool_forward(X_gc, p["W1"], p["b1"], model.conv_param, model.pool_param)
 hidden_pre, _ = affine_forward(pooled, p["W2"], p["b2"])
 margins = {
-    "conv pre-activation": np.abs(a).min(),
-    "pooling gap": (top2[..., 1] - top2[..., 0])[top2[..., 1] > 0].min(),
-    "hidden pre-activation": np.abs(hidden_pre).min(),
+    "conv pre-activation": conv_margins["relu"],
+    "pooling gap": conv_margins["pool gap"],
+    "hidden pre-activation": kink_margins(hidden_pre)["relu"],
 }
 largest_move = H_STEP * max(np.abs(X_gc).max(), 1.0)
 for name, margin in margins.items():
-    print(f"closest {name:22} to its kink: {margin:.1e}  (largest move {largest_move:.1e})")
     assert margin > 10 * largest_move, name
+display(Table(["closest to its kink", "margin", "largest move"],
+              [[name, stable_format(m, rel=1e-9), stable_format(largest_move, rel=1e-9)]
+               for name, m in margins.items()]))
 
 loss, grads = model.loss(X_gc, y_gc)
 gc_errors = {}
 for name in sorted(grads):
     numeric = eval_numerical_gradient(lambda _: model.loss(X_gc, y_gc)[0], p[name], h=H_STEP)
     gc_errors[name] = rel_error(numeric, grads[name])
-print(f"\n{'parameter':>9} {'shape':>14} {'rel error':>10}")
-for name, err in gc_errors.items():
-    print(f"{name:>9} {str(p[name].shape):>14} {err:10.1e}")
-for name, err in gc_errors.items():
-    assert err < 1e-3, (name, err)
+error_table([(f"{name} {p[name].shape}", {"rel": err}) for name, err in gc_errors.items()], bound=1e-3)
+
+# %%
+# CHECK
+show("ThreeLayerConvNet.init_params", "ThreeLayerConvNet.loss")
 
 # %% [markdown]
 # ## 3. Overfitting a small training set
@@ -129,19 +140,23 @@ for key, value in data.items():
     print(f"{key:8} {str(value.shape):18} {value.dtype}")
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 small_data = {
     "X_train": data["X_train"][:100], "y_train": data["y_train"][:100],
     "X_val": data["X_val"], "y_val": data["y_val"],
 }
 model = ThreeLayerConvNet(weight_scale=1e-2, num_classes=2, seed=0)
 solver = Solver(model, small_data, update_rule="adam", optim_config={"learning_rate": 1e-3},
-                num_epochs=15, batch_size=50, print_every=10, progress=False, seed=0)
-solver.train()
+                num_epochs=15, batch_size=50, verbose=False, progress=True, seed=0)
+solver.train()  # the bar shows the epoch, the loss and the last validation accuracy
 overfit = solver
+print(f"after 15 epochs: training accuracy {overfit.train_acc_history[-1]:.2f}, "
+      f"best validation accuracy {max(overfit.val_acc_history):.2f}")
 assert overfit.train_acc_history[-1] >= 0.95
 assert max(overfit.val_acc_history) < overfit.train_acc_history[-1] - 0.1
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax0.plot(np.arange(1, len(overfit.loss_history) + 1), overfit.loss_history, "o-", ms=3)
 ax0.set_xlabel("iteration")
@@ -170,16 +185,18 @@ plt.show()
 # in training or selection.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 model = ThreeLayerConvNet(weight_scale=1e-3, hidden_dim=500, reg=1e-3, num_classes=2, seed=0)
 solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
-                num_epochs=1, batch_size=50, print_every=49, progress=False, seed=0)
+                num_epochs=1, batch_size=50, verbose=False, progress=True, seed=0)
 solver.train()
 test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
-print(f"best validation accuracy {solver.best_val_acc:.3f}, test accuracy {test_acc:.3f}")
+print(f"best validation accuracy {solver.best_val_acc:.2f}, test accuracy {test_acc:.2f}")
 assert solver.best_val_acc >= 0.75
 assert test_acc >= 0.75
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 losses = np.asarray(solver.loss_history)
 window = 10
 smoothed = np.convolve(losses, np.ones(window) / window, mode="valid")
@@ -205,6 +222,7 @@ assert smoothed[-1] < math.log(2) - 0.15  # clearly better than guessing by the 
 # same kind as the hand-made Sobel filter of chapter 1, found here by gradient descent.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 W1 = model.params["W1"]  # (F, C, HH, WW)
 grid = visualize_grid(W1.transpose(0, 2, 3, 1))  # (F, HH, WW, C) tiles -> one image
 assert grid.shape == (6 * 8 - 1, 6 * 8 - 1, 3)  # 32 tiles of 7x7 on a 6x6 grid, 1-pixel gaps

@@ -12,16 +12,19 @@
 
 # %%
 # %matplotlib inline
+# %load_ext code_base.check.notebook
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from code_base.check.notebook import show
 from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.data_utils import get_CIFAR2_data
-from code_base.gradient_check import eval_numerical_gradient_array, rel_error
+from code_base.gradient_check import error_table, eval_numerical_gradient_array, rel_error
 from code_base.layers import dropout_backward, dropout_forward
 from code_base.solver import Solver
+from code_base.vis_utils import Table
 
 plt.rcParams["figure.figsize"] = (9.0, 4.0)
 
@@ -47,6 +50,7 @@ plt.rcParams["figure.figsize"] = (9.0, 4.0)
 # $\text{out}/x$ must be close to 1, and test mode must return $x$ unchanged.
 
 # %%
+# NEEDS: dropout_forward
 rng = np.random.default_rng(0)
 x = 10 + rng.standard_normal((500, 500))  # no zeros, so dropped and kept units are told apart
 n = x.size
@@ -73,6 +77,7 @@ for p in (0.1, 0.3, 0.5, 0.8):
 # measured fraction of dropped units lies from $p$, against its four-sigma binomial band.
 
 # %%
+# NEEDS: dropout_forward
 p_demo = 0.3
 out_demo, _ = dropout_forward(np.ones((20, 20)), {"mode": "train", "p": p_demo, "seed": 1})
 ps = np.linspace(0.05, 0.95, 19)
@@ -98,6 +103,10 @@ plt.show()
 assert set(np.unique(out_demo)) <= {0.0, 1 / (1 - p_demo)}
 assert np.all(np.abs(measured - ps) <= band)
 
+# %%
+# CHECK
+show("dropout_forward")
+
 # %% [markdown]
 # ## 3. Backward pass
 #
@@ -107,6 +116,7 @@ assert np.all(np.abs(measured - ps) <= band)
 # In test mode the gradient passes through unchanged.
 
 # %%
+# NEEDS: dropout_forward, dropout_backward
 x = rng.standard_normal((10, 10))
 dout = rng.standard_normal((10, 10))
 rows = []
@@ -115,14 +125,15 @@ for p in (0.2, 0.5, 0.8):
     out, cache = dropout_forward(x, param)
     dx = dropout_backward(dout, cache)
     dx_num = eval_numerical_gradient_array(lambda v: dropout_forward(v, param)[0], x, dout, h=1e-3)
-    rows.append((p, rel_error(dx, dx_num)))
+    rows.append((f"p = {p}", {"dx": rel_error(dx, dx_num)}))
     assert np.array_equal(dx == 0, out == 0)  # gradient flows exactly through the kept units
     _, cache_test = dropout_forward(x, {"mode": "test", "p": p})
     assert np.array_equal(dropout_backward(dout, cache_test), dout)
-print(f"{'p':>5} {'dx error':>10}")
-for p, err in rows:
-    print(f"{p:5.1f} {err:10.1e}")
-    assert err < 1e-10
+error_table(rows, bound=1e-10)
+
+# %%
+# CHECK
+show("dropout_backward")
 
 # %% [markdown]
 # ## 4. Does it reduce overfitting?
@@ -139,6 +150,7 @@ for p, err in rows:
 # is modest — dropout is a regulariser, not magic.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 data = get_CIFAR2_data()
 subset = {
     "X_train": data["X_train"][:200], "y_train": data["y_train"][:200],
@@ -149,17 +161,17 @@ for p in (0.0, 0.75):
     model = ThreeLayerConvNet(num_filters=8, filter_size=3, hidden_dim=500, weight_scale=1e-2,
                               num_classes=2, dropout=p, seed=0)
     solver = Solver(model, subset, update_rule="adam", optim_config={"learning_rate": 5e-4},
-                    num_epochs=20, batch_size=50, num_train_samples=None, verbose=False, seed=0)
+                    num_epochs=20, batch_size=50, num_train_samples=None, verbose=False, progress=True, seed=0)
     solver.train()
     histories[p] = (np.array(solver.train_acc_history), np.array(solver.val_acc_history))
 
-print(f"{'dropout p':>9} {'final train':>12} {'final val':>10} {'best val':>9} {'mean gap, epochs 10-20':>23}")
-gaps = {}
-for p, (train_acc, val_acc) in histories.items():
-    gaps[p] = float(np.mean(train_acc[10:] - val_acc[10:]))
-    print(f"{p:9.2f} {train_acc[-1]:12.3f} {val_acc[-1]:10.3f} {val_acc.max():9.3f} {gaps[p]:23.3f}")
+gaps = {p: float(np.mean(train_acc[10:] - val_acc[10:])) for p, (train_acc, val_acc) in histories.items()}
+Table(["dropout p", "final train", "final val", "best val", "mean gap, epochs 10-20"],
+      [[f"{p:.2f}", f"{train_acc[-1]:.2f}", f"{val_acc[-1]:.2f}", f"{val_acc.max():.2f}", f"{gaps[p]:.2f}"]
+       for p, (train_acc, val_acc) in histories.items()])
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward, ThreeLayerConvNet.init_params, ThreeLayerConvNet.loss
 fig, ax = plt.subplots(figsize=(8, 4))
 for p, color in zip(histories, ("tab:red", "tab:blue")):
     train_acc, val_acc = histories[p]

@@ -9,28 +9,46 @@
 #
 # This chapter produces all ten output files with `code_base.submission.run`, grades them with
 # `code_base.submission.grade`, shows that the grader notices a wrong submission, then builds the
-# hand-in zip with `pack` and grades a small synthetic class with `grade_class`. Everything is
-# written to temporary folders: the committed `output_files/` is read, never overwritten.
+# hand-in zip with `pack`. (How the staff grade a whole class of zips is the subject of the
+# instructor notebook, `notebooks/instructor_grading.py`.) Everything is written to temporary
+# folders: the committed `output_files/` is read, never overwritten.
 
 # %%
 # %matplotlib inline
+# %load_ext code_base.check.notebook
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from code_base import submission
-from code_base.submission import INPUT_SHAPES, OUTPUT_SHAPES, file_name, grade, load_folder, results_table
+from code_base.check.notebook import show
+from code_base.submission import INPUT_SHAPES, OUTPUT_SHAPES, file_name, grade, load_folder
+from code_base.submission.packer import find_root
+from code_base.vis_utils import Table
 
 plt.rcParams["figure.figsize"] = (9.0, 4.0)
-ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "code_base").is_dir())
+ROOT = find_root()
 INPUTS, COMMITTED = ROOT / "input_files", ROOT / "output_files"
 work = Path(tempfile.mkdtemp(prefix="cnn-submission-"))  # removed at the end of the notebook
+
+
+def results_html(results):
+    """The grader's CheckResults as a table: file, check, measured, limit, result."""
+    def measured(r):
+        if r.check == "file" and r.note:
+            return r.note
+        if r.check == "fraction dropped":
+            return f"{r.measured:.3f} ({r.note})"
+        return "—" if r.measured is None else f"{r.measured:.3g}"
+
+    return Table(["file", "check", "measured", "limit", "result"],
+                 [[r.file, r.check, measured(r), r.limit, "pass" if r.passed else "FAIL"] for r in results])
 
 # %% [markdown]
 # ## 1. What goes in and what comes out
@@ -48,13 +66,9 @@ work = Path(tempfile.mkdtemp(prefix="cnn-submission-"))  # removed at the end of
 # convolution.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-print(f"{'input file':32} {'shape':>15}")
-for name, shape in INPUT_SHAPES.items():
-    print(f"{file_name(name):32} {str(shape):>15}")
-print(f"\n{'output file':32} {'shape':>15}")
-for name, shape in OUTPUT_SHAPES.items():
-    print(f"{file_name(name):32} {str(shape):>15}")
+shapes = [("input", name, shape) for name, shape in INPUT_SHAPES.items()]
+shapes += [("output", name, shape) for name, shape in OUTPUT_SHAPES.items()]
+display(Table(["kind", "file", "shape"], [[kind, file_name(n), str(s)] for kind, n, s in shapes]))
 assert OUTPUT_SHAPES["conv_forward_out"] == (2, 3, 1 + (6 + 2 - 4) // 2, 1 + (6 + 2 - 4) // 2)
 assert len(INPUT_SHAPES) == 13 and len(OUTPUT_SHAPES) == 10
 
@@ -66,6 +80,11 @@ assert len(INPUT_SHAPES) == 13 and len(OUTPUT_SHAPES) == 10
 # random; they are drawn from a fixed seed so the files are reproducible.
 
 # %%
+# CHECK
+show("layers")
+
+# %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward
 fresh = work / "output_files"
 outputs = submission.run(INPUTS, fresh, seed=submission.DEFAULT_DROPOUT_SEED)
 print(submission.summary_table(outputs))
@@ -85,10 +104,11 @@ assert sorted(p.name for p in fresh.iterdir()) == sorted(file_name(n) for n in O
 #   $|k - np| \le 4\sqrt{np(1-p)} + 1$ from chapter 4.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward
 results = grade(INPUTS, fresh)
-print(results_table(results))
+display(results_html(results))
 failed = [r for r in results if not r.passed]
-print(f"\n{len(results) - len(failed)} checks passed, {len(failed)} failed")
+print(f"{len(results) - len(failed)} checks passed, {len(failed)} failed")
 assert not failed
 assert {r.file for r in results} == {file_name(n) for n in OUTPUT_SHAPES}
 
@@ -98,12 +118,11 @@ assert {r.file for r in results} == {file_name(n) for n in OUTPUT_SHAPES}
 # the grader.
 
 # %%
+# SOLUTION-ONLY
 committed = load_folder(COMMITTED, OUTPUT_SHAPES)
 differences = {name: float(np.max(np.abs(committed[name] - outputs[name]))) for name in OUTPUT_SHAPES}
-print(f"{'file':32} {'max |committed - fresh|':>24}")
-for name, diff in differences.items():
-    print(f"{file_name(name):32} {diff:24.1e}")
-assert max(differences.values()) <= 1e-12
+assert max(differences.values()) <= 1e-12, differences  # BLAS rounding, nothing more
+print(f"all {len(differences)} committed files agree with the fresh ones to 1e-12")
 assert all(r.passed for r in grade(INPUTS, COMMITTED))
 
 # %% [markdown]
@@ -112,6 +131,7 @@ assert all(r.passed for r in grade(INPUTS, COMMITTED))
 # fraction $p$ of them lie on the second.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward
 x_in = load_folder(INPUTS, {"dropout_forward_in_x": INPUT_SHAPES["dropout_forward_in_x"]})["dropout_forward_in_x"]
 out_train = outputs["dropout_forward_out_train"]
 p = submission.DROPOUT_FORWARD_P
@@ -142,6 +162,7 @@ assert np.allclose(out_train[~dropped], x_in[~dropped] / (1 - p), rtol=1e-12, at
 # Exactly the affected checks must fail.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward
 broken = work / "broken"
 shutil.copytree(fresh, broken)
 np.savetxt(broken / "conv_forward_out.csv", 1.01 * outputs["conv_forward_out"].ravel())
@@ -150,7 +171,7 @@ np.savetxt(broken / "dropout_forward_out_train.csv", outputs["dropout_forward_ou
 
 broken_results = grade(INPUTS, broken)
 failures = [r for r in broken_results if not r.passed]
-print(results_table(failures))
+display(results_html(failures))
 assert {(r.file, r.check) for r in failures} == {
     ("conv_forward_out.csv", "rel error vs this implementation"),
     ("dropout_forward_out_train.csv", "nonzero == x/(1-p)"),
@@ -171,6 +192,7 @@ assert {(r.file, r.check) for r in failures} == {
 # Run here into a temporary folder, the command writes the same files as the Python call above.
 
 # %%
+# NEEDS: im2col, col2im, conv_forward, conv_backward, max_pool_forward, max_pool_backward, dropout_forward, dropout_backward
 cli_out = work / "cli_output_files"
 commands = {
     "run": [sys.executable, "-m", "code_base.submission", "run", "--inputs", str(INPUTS), "--outputs", str(cli_out)],
@@ -186,7 +208,7 @@ for name in OUTPUT_SHAPES:
     assert (cli_out / file_name(name)).read_bytes() == (fresh / file_name(name)).read_bytes(), name
 
 # %% [markdown]
-# ## 6. The hand-in, and grading a class
+# ## 6. The hand-in
 #
 # The assignment ends with a zip: the folder `code_base/`, the folder `output_files/` and a 1-2 page
 # `report.pdf`, all inside a folder named by the student's ID, e.g. `e0123456g.zip`. `pack` builds it
@@ -195,60 +217,28 @@ for name in OUTPUT_SHAPES:
 # data or oversized file is inside. The zip is reproducible: sorted members, one fixed timestamp
 # and fixed permissions, so the same files always give the same bytes.
 #
-# Here the project is a synthetic student's: a small hand-written `code_base/layers.py` with the six
-# functions in the assignment's conventions (not this package), its outputs and a blank 2-page PDF.
+# Your own hand-in is one command, run from the project folder once `make check` passes and
+# `report.pdf` is written:
+#
+# ```
+# make pack ID=e0123456g        # or: python -m code_base.submission pack --id e0123456g
+# ```
+#
+# Below, the project packed is a synthetic student's: a small hand-written `code_base/layers.py`
+# with the six functions in the assignment's conventions (not this package), its outputs and a
+# blank 2-page PDF.
 
 # %%
+# SOLUTION-ONLY
 from code_base.submission import pack, pack_listing
-from code_base.submission.classgrade import (COLUMNS, grade_class, grades_table, make_class,
-                                             problems_text, write_project)
+from code_base.submission.classgrade import write_project
 
 project = write_project(work / "project", INPUTS, pages=2)
-class_dir = work / "submissions"
-class_dir.mkdir()
-packed = pack("E0123456G", root=project, out=class_dir)
+packed = pack("E0123456G", root=project, out=work)
 print(pack_listing(packed).replace(str(work), "<temporary folder>"))
-again = pack("e0123456g", root=project, out=work)
+again = pack("e0123456g", root=project, out=work / "project")
 assert again.path.read_bytes() == packed.path.read_bytes()  # byte for byte the same zip
 assert packed.path.name == "e0123456g.zip" and packed.pages == 2
-
-# %% [markdown]
-# The instructor's side grades every zip of a folder. Each one is extracted safely (a member that
-# climbs out with `..`, a link, a device or a zip bomb refuses the whole archive before anything is
-# inflated), its layout and report are checked, its `output_files/` are graded against the official
-# inputs, and then the student's **own code** runs on *fresh* inputs drawn from the instructor's seed,
-# one process per function with a timeout and a memory limit, and is graded the same way. Outputs
-# copied from a friend, or typed in, pass the first test and fail the second.
-#
-# The class below: the packed hand-in above, CS231n's keep-probability dropout, CS231n's per-side
-# padding, functions that return the official outputs typed in, a `layers.py` that imports CS231n's
-# never-compiled Cython extension, a file that is not a zip, and a zip whose member climbs out.
-
-# %%
-make_class(class_dir, INPUTS, {"e1000001k": "keep-p dropout", "e1000002p": "per-side padding",
-                               "e1000003h": "hard-coded outputs", "e1000004i": "import fails"})
-(class_dir / "e1000005n.zip").write_text("my hand-in is attached to the email")
-with zipfile.ZipFile(class_dir / "e1000006z.zip", "w") as z:
-    z.writestr("e1000006z/../../.bashrc", "echo owned\n")
-
-graded = grade_class(class_dir, work / "grades.csv", inputs=INPUTS, seed=2024, timeout=10)
-print(grades_table(graded.grades))
-print()
-print(problems_text(graded.grades, width=125))
-passed = {g.student_id: g.passed for g in graded.grades}
-assert passed == {"e0123456g": 15, "e1000001k": 11, "e1000002p": 11, "e1000003h": 9, "e1000004i": 9,
-                  "e1000005n": 0, "e1000006z": 0}
-assert len(COLUMNS) == 15
-
-# %% [markdown]
-# Each row of `grades.csv` holds the ID, one cell per check ("pass", "fail: why" for a wrong answer,
-# "error: why" when there was nothing to grade), the number passed and the report's page count, and
-# every student gets a feedback text with the grader's full tables. The per-function processes limit
-# mistakes, not malice: they are **not a security sandbox**, so a class of untrusted hand-ins is graded
-# inside a container or a throwaway VM (see the README).
-
-# %%
-print((class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0])
 
 # %%
 shutil.rmtree(work)
@@ -262,5 +252,4 @@ shutil.rmtree(work)
 #   their values and a binomial bound on the number of zeros; it flags each planted mistake and
 #   nothing else.
 # * The committed `output_files/` match what the code produces now, and pass the grader.
-# * `pack` builds the hand-in zip only once every check passes; `grade_class` grades a folder of
-#   zips, the students' own code included, on fresh inputs, and one bad zip never stops the class.
+# * `pack` builds the hand-in zip only once every check passes, the same bytes every time.

@@ -5,9 +5,11 @@ on the shapes below, for one to three threads.  The switch, the thread helpers a
 buffers have tests of their own.
 """
 
+import ast
 import os
 import platform
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,6 @@ import pytest
 from code_base import fast
 from code_base.classifiers.cnn import ThreeLayerConvNet
 from code_base.fast import buffers, columns, fpu, parallel
-from code_base.fast.settings import resolve_threads
 from code_base.fast.conv import conv_backward_channel_major, conv_forward_channel_major
 from code_base.im2col import col2im, im2col
 from code_base.layer_utils import (affine_relu_backward, affine_relu_forward,
@@ -156,12 +157,14 @@ def test_sharded_conv_equals_one_thread(num_threads, with_bias):
     w = rng.standard_normal((4, 3, 3, 3))
     b = rng.standard_normal(4) if with_bias else None
     conv_param = {"stride": 2, "pad": 2}
-    out1, cache1 = conv_forward_channel_major(x, w, b, conv_param, num_threads=1)
-    outk, cachek = conv_forward_channel_major(x, w, b, conv_param, num_threads=num_threads)
+    dout = rng.standard_normal((4, 5, 5, 4))  # (F, N, H_out, W_out)
+    runs = {}
+    for threads in (1, num_threads):
+        with fast.configure(num_threads=threads):
+            out, cache = conv_forward_channel_major(x, w, b, conv_param)
+            runs[threads] = (out, conv_backward_channel_major(dout, cache))
+    (out1, want), (outk, got) = runs[1], runs[num_threads]
     np.testing.assert_allclose(outk, out1, rtol=1e-13, atol=1e-13)
-    dout = rng.standard_normal(out1.shape)
-    got = conv_backward_channel_major(dout, cachek, num_threads=num_threads)
-    want = conv_backward_channel_major(dout, cache1, num_threads=1)
     assert (got[2] is None) == (not with_bias)
     assert_same(got, want, 1e-12)
 
@@ -265,6 +268,101 @@ def test_model_step_fast_equals_plain(dropout):
     assert_same(*[[s] for s in scores], 1e-12)
 
 
+KERNELS = ["conv_forward", "conv_backward", "conv_relu_pool_forward", "conv_relu_pool_backward",
+           "affine_relu_forward", "affine_relu_backward", "max_pool_forward", "max_pool_backward",
+           "adam_inplace", "adam_update"]
+
+
+def test_sandwiches_and_a_solver_run_plain_and_equal_the_fast_path(monkeypatch):
+    """With fast.disabled() no kernel runs (each is replaced by one that raises), the caches are
+    the plain layers' tuples, and the sandwiches, the model and a Solver's Adam steps give the
+    fast path's numbers."""
+    from code_base.layer_utils import conv_relu_backward, conv_relu_forward
+    from code_base.solver import Solver
+
+    rng = np.random.default_rng(21)
+    x, w, b = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4)
+    conv, pool = {"stride": 1, "pad": 2}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+    w2, b2 = rng.standard_normal((4 * 9, 5)), rng.standard_normal(5)
+    data = {"X_train": rng.standard_normal((8, 3, 8, 8)), "y_train": rng.integers(10, size=8),
+            "X_val": rng.standard_normal((4, 3, 8, 8)), "y_val": rng.integers(10, size=4)}
+    caches = []
+
+    def run():
+        out1, c1 = conv_relu_forward(x, w, b, conv)
+        out2, c2 = conv_relu_pool_forward(x, w, b, conv, pool)
+        out3, c3 = affine_relu_forward(out2, w2, b2)
+        caches.append((c1[0], c2, c3))
+        model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=6,
+                                  weight_scale=1e-1, reg=0.01, dropout=0.2, seed=5,
+                                  dtype=np.float64)
+        solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                        batch_size=4, num_epochs=1, verbose=False, seed=3)
+        solver.train()
+        return (out1, *conv_relu_backward(np.ones_like(out1), c1), out2,
+                *conv_relu_pool_backward(np.ones_like(out2), c2), out3,
+                *affine_relu_backward(np.ones_like(out3), c3),
+                np.array(solver.loss_history), *(model.params[k] for k in sorted(model.params)))
+
+    with fast.configure(num_threads=2):
+        got = run()
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a fast kernel ran under fast.disabled()")
+
+    for name in KERNELS:
+        monkeypatch.setattr(fast, name, no_kernel)
+    with fast.disabled():
+        want = run()
+    assert [type(c).__name__ for c in caches[0]] == ["FastConvCache", "FusedConvReluPoolCache",
+                                                    "FastAffineReluCache"]
+    assert [type(c).__name__ for c in caches[1]] == ["ConvCache", "tuple", "tuple"]
+    assert len(want[-7]) == 2  # two Adam steps
+    assert_same(got, want, 1e-10)
+
+
+ASSIGNMENT_MODULES = ["layers.py", "layer_utils.py", "optim.py", "classifiers/cnn.py",
+                      "solver.py", "gradient_check.py", "im2col.py", "geometry.py"]
+
+
+def mentions_fast(node):
+    return any(isinstance(n, ast.Name) and n.id == "fast" for n in ast.walk(node))
+
+
+@pytest.mark.parametrize("module", ASSIGNMENT_MODULES)
+def test_the_assignment_modules_reach_the_kernels_only_through_deletable_dispatches(module):
+    """Each use of code_base.fast is `from . import fast` / `from .. import fast` or an
+    `if <test naming fast>: return fast.kernel(...)` whose body is that one statement, so a
+    release can delete them from the syntax tree and keep correct plain code; no other line
+    (docstrings included) names fast, except comments right above the import."""
+    path = Path(__file__).resolve().parents[1] / "code_base" / module
+    source = path.read_text()
+    deletable = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "fast" for a in node.names):
+            assert node.module is None and [a.name for a in node.names] == ["fast"], ast.unparse(node)
+            deletable.append(node)
+        elif isinstance(node, ast.If) and mentions_fast(node.test):
+            body = node.body
+            assert len(body) == 1 and isinstance(body[0], ast.Return) and not node.orelse, \
+                f"{module}:{node.lineno}: a dispatch's body must be one return"
+            call = body[0].value
+            assert isinstance(call, ast.Call) and ast.unparse(call.func).startswith("fast."), \
+                f"{module}:{node.lineno}"
+            deletable.append(node)
+    lines = set()
+    for node in deletable:
+        lines.update(range(node.lineno, node.end_lineno + 1))
+    source_lines = source.splitlines()
+    for node in deletable:  # the comment block right above an import goes with it
+        k = node.lineno - 1
+        while isinstance(node, ast.ImportFrom) and k >= 1 and source_lines[k - 1].startswith("#"):
+            lines.add(k)
+            k -= 1
+    rest = [(i, line) for i, line in enumerate(source_lines, 1) if i not in lines]
+    assert [f"{module}:{i}: {line}" for i, line in rest if "fast" in line.lower()] == []
+
+
 # ----------------------------------------------------------------------------- the switch
 
 
@@ -280,7 +378,6 @@ def test_switch_is_scoped_and_restored():
         with fast.configure(enabled=False, num_threads=1):
             raise RuntimeError("inside the block")
     assert fast.enabled() and fast.num_threads() == cores
-    assert resolve_threads(5, "where") == 5  # a kernel's explicit count wins
 
 
 def test_switch_is_per_thread():
@@ -323,8 +420,9 @@ def test_switch_rejects_bad_values(kwargs, message):
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, True, "2"])
 def test_thread_counts_are_checked(value):
-    with pytest.raises(ValueError, match="where: num_threads must be"):
-        resolve_threads(value, "where")
+    with pytest.raises(ValueError, match="configure: num_threads must be an integer >= 1"):
+        with fast.configure(num_threads=value):
+            pass
 
 
 # ----------------------------------------------------------------------------- flush to zero

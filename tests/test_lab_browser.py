@@ -2,8 +2,9 @@
 
 Debian's chromium, driven headless by Playwright, opens every notebook from its .py (as a notebook:
 jupyter-config/ sets the default viewer), checks how its math rendered, runs chapters through
-Run All, saves and closes them, and checks what reached the disk: `git status` shows the notebook
-outputs and nothing else, and no CIFAR pixels. It also runs the README's Solver example in Lab:
+Run All (a training cell must show its progress-bar widget while it runs), saves and closes them,
+and checks what reached the disk: `git status` shows the notebook outputs and nothing else, and
+no CIFAR pixels. It also runs the README's Solver example in Lab:
 one progress-bar widget, the `(Iteration ...)` lines as plain text.
 
 Lab runs on 127.0.0.1 (a free port, a random token) in a committed copy of the working tree, so a
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = REPO / "build" / "browser"
 NOTEBOOKS = sorted(p.stem for p in (REPO / "notebooks").glob("*.py"))
 RUN_ALL = ["01_convolution", "06_best_net"]  # 06 draws CIFAR images, which a save must drop
+PROGRESS_CHAPTER = "06_best_net"  # its short training run shows a progress bar (progress=True)
 WAIT_MS = 120_000
 
 
@@ -187,6 +189,14 @@ OUTPUTS = """() => {
             bars: [...node.querySelectorAll('.jp-OutputArea-output .widget-hprogress')]
                 .map(b => b.parentElement.textContent)};
 }"""
+# True once code cell ``index`` shows a progress-bar widget while the kernel is still running.
+PROGRESS_WHILE_RUNNING = """index => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const kernel = panel.sessionContext.session?.kernel;
+    const cell = panel.content.widgets[index];
+    return !!cell.node.querySelector('.jp-OutputArea-output .widget-hprogress')
+        && kernel.status === 'busy';
+}"""
 CLOSE = """async () => {
     const panel = window.jupyterapp.shell.currentWidget;
     await panel.sessionContext.shutdown();
@@ -200,9 +210,19 @@ def open_notebook(page, path):
     return opened
 
 
-def run_all(page, name):
+def run_all(page, name, progress_cells=()):
+    """Run All; each cell of ``progress_cells`` (indices) must show a progress widget while the
+    kernel is still busy, i.e. during the run, not only in the saved result."""
     start = time.monotonic()
-    assert page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.evaluate("() => { window.runAll = window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    for index in progress_cells:
+        try:
+            page.wait_for_function(PROGRESS_WHILE_RUNNING, arg=index)
+        except PlaywrightTimeout:
+            pytest.fail(f"{name}: cell {index} (progress=True) showed no progress-bar widget while "
+                        "the notebook ran", pytrace=False)
+    assert page.evaluate("() => window.runAll")
     page.wait_for_function(KERNEL_IDLE)
     seconds = time.monotonic() - start
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -233,15 +253,20 @@ def test_run_all_then_save_changes_only_the_outputs(page, lab, name):
     _, _, root = lab
     path = f"notebooks/{name}.py"
     committed = nbformat.read(root / f"notebooks/{name}.ipynb", as_version=4)
-    pixel_cells = [c for c in committed.cells if notebook_clean.CIFAR_PIXELS in c.source]
+    pixel_cells = [c for c in committed.cells if notebook_clean.is_pixel_cell(c.source)]
     expected_images = len(pixel_cells) + sum(
         any(mime.startswith("image/") for mime in o.get("data", {}))
         for c in committed.cells for o in c.get("outputs", []))
 
+    # The training cells: a student must see the bar move, not only `[*]`.
+    progress_cells = [i for i, c in enumerate(jupytext.read(REPO / path).cells)
+                      if c.cell_type == "code" and "progress=True" in c.source]
+    assert bool(progress_cells) == (name == PROGRESS_CHAPTER), progress_cells
+
     open_notebook(page, path)
     executable = page.evaluate(RUN, "import sys; print(sys.executable, sys.prefix)").split()
     assert Path(executable[1]).resolve() == Path(sys.prefix).resolve()  # the project's venv
-    outputs, seconds = run_all(page, name)
+    outputs, seconds = run_all(page, name, progress_cells)
     print(f"{name}: Run All took {seconds:.1f} s")
     code_cells = sum(c.cell_type == "code" for c in committed.cells)
     assert page.evaluate(RUN, "print(get_ipython().execution_count)") == f"{code_cells + 1}\n"
@@ -256,7 +281,7 @@ def test_run_all_then_save_changes_only_the_outputs(page, lab, name):
     git(root, "checkout", "-q", "--", ".")  # the next test starts from the committed copy again
     assert changed in ([], [f" M notebooks/{name}.ipynb"])
     assert notebook_clean.is_clean(saved)
-    assert all(c.outputs == [] for c in saved.cells if notebook_clean.CIFAR_PIXELS in c.source)
+    assert all(c.outputs == [] for c in saved.cells if notebook_clean.is_pixel_cell(c.source))
 
     def inputs(nb):
         nb = json.loads(json.dumps(nb))

@@ -67,7 +67,7 @@ def test_a_save_from_lab_is_cleaned(repo_copy):
     nb.metadata["language_info"]["version"] = "3.11.7"
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    pixels = next(i for i in code if notebook_clean.CIFAR_PIXELS in nb.cells[i].source)
+    pixels = next(i for i in code if notebook_clean.is_pixel_cell(nb.cells[i].source))
     nb.cells[pixels].outputs = [nbformat.v4.new_output("display_data", {"image/png": PNG})]
     nb.cells[pixels].execution_count = 7
     other = code[0]
@@ -135,3 +135,53 @@ def test_a_module_saved_from_the_notebook_view_is_unchanged(tmp_path):
     asyncio.run(all_modules())
     changed = [name for name in modules if (tmp_path / name).read_bytes() != (REPO / name).read_bytes()]
     assert changed == []
+
+
+@pytest.mark.parametrize("source, pixels", [
+    ("# CIFAR-PIXELS\nplt.imshow(x)", True),
+    ("# CIFAR-PIXELS: this cell shows dataset images\nplt.imshow(x)", True),
+    (["# CIFAR-PIXELS\n", "plt.imshow(x)"], True),
+    ("# CIFAR-PIXELS", True),
+    ("plt.imshow(x)  # CIFAR-PIXELS", False),
+    ("import numpy as np\n# CIFAR-PIXELS\nplt.imshow(x)", False),
+    ('print("# CIFAR-PIXELS marks cells")', False),
+    ("# CIFAR-PIXELSX\n", False),
+    ("", False),
+])
+def test_only_a_first_line_marker_makes_a_pixel_cell(source, pixels):
+    assert notebook_clean.is_pixel_cell(source) is pixels
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.cells[0].source = source
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", {"image/png": PNG})]
+    notebook_clean.clean(nb)
+    assert (nb.cells[0].outputs == []) is pixels
+
+
+def test_the_committed_pixel_cells_are_marked_on_their_first_line():
+    marked = [c for c in nbformat.read(REPO / f"{NOTEBOOK}.ipynb", as_version=4).cells
+              if notebook_clean.is_pixel_cell(c.source)]
+    assert len(marked) >= 1 and all(c.outputs == [] for c in marked)
+
+
+def test_cleaning_malformed_notebooks_names_each_and_cleans_the_rest(tmp_path):
+    good = [tmp_path / "a.ipynb", tmp_path / "z.ipynb"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nb.cells[0].metadata["scrolled"] = True
+    for path in good:
+        nbformat.write(nb, path)
+    bad = {"not_json.ipynb": "{not json", "empty.ipynb": "",
+           "wrong_shape.ipynb": '{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+    paths = [good[0], *(tmp_path / name for name in bad), tmp_path / "missing.ipynb", good[1]]
+    done = subprocess.run([sys.executable, str(REPO / "tools/notebook_clean.py"), *map(str, paths)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert [line.split(": ")[1] for line in lines] == [str(p) for p in paths[1:-1]]
+    assert all(line.startswith("error: ") and "Traceback" not in line for line in lines)
+    for name, text in bad.items():
+        assert (tmp_path / name).read_text() == text  # left as it was
+    for path in good:
+        assert nbformat.read(path, as_version=4).cells[0].metadata == {}  # still cleaned
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*bad, "a.ipynb", "z.ipynb"])

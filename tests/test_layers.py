@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
+from code_base import fast
+from code_base.check import reference
 from code_base.im2col import col2im, im2col
 from code_base.gradient_check import eval_numerical_gradient_array, rel_error
+from code_base.layer_utils import (affine_relu_forward, conv_relu_pool_backward,
+                                   conv_relu_pool_forward)
 from code_base.layers import (affine_backward, affine_forward, conv_backward, conv_forward,
                               dropout_backward, dropout_forward, max_pool_backward,
                               max_pool_forward, relu_backward, relu_forward, softmax_loss, svm_loss)
@@ -12,25 +16,12 @@ from code_base.layers import (affine_backward, affine_forward, conv_backward, co
 POOL2 = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
 
-def assignment_conv_example():
-    x = np.linspace(-0.1, 0.5, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
-    w = np.linspace(-0.2, 0.3, num=3 * 3 * 4 * 4).reshape(3, 3, 4, 4)
-    b = np.linspace(-0.1, 0.2, num=3)
-    return x, w, b
-
-
 def test_conv_forward_matches_assignment_reference(kernel_path):
-    x, w, b = assignment_conv_example()
-    out, _ = conv_forward(x, w, b, {"stride": 2, "pad": 2})
-    correct = np.array([
-        [[[-0.08759809, -0.10987781], [-0.18387192, -0.2109216]],
-         [[0.21027089, 0.21661097], [0.22847626, 0.23004637]],
-         [[0.50813986, 0.54309974], [0.64082444, 0.67101435]]],
-        [[[-0.98053589, -1.03143541], [-1.19128892, -1.24695841]],
-         [[0.69108355, 0.66880383], [0.59480972, 0.56776003]],
-         [[2.36270298, 2.36904306], [2.38090835, 2.38247847]]]])
+    x, w, b, conv_param, correct = reference.conv_forward_example()
+    assert conv_param == {"stride": 2, "pad": 2}
+    out, _ = conv_forward(x, w, b, conv_param)
     assert out.shape == (2, 3, 2, 2)
-    assert rel_error(out, correct) < 1e-7
+    assert rel_error(out, correct) < reference.TOLERANCE
 
 
 def naive_conv(x, w, b, stride, pad):
@@ -106,17 +97,11 @@ def test_conv_backward_gradient_check(shape_x, shape_w, stride, pad, kernel_path
     np.testing.assert_array_equal(db2, db)
 
 
-def test_max_pool_forward_matches_assignment_reference():
-    x = np.linspace(-0.3, 0.4, num=2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
-    out, _ = max_pool_forward(x, POOL2)
-    correct = np.array([
-        [[[-0.26315789, -0.24842105], [-0.20421053, -0.18947368]],
-         [[-0.14526316, -0.13052632], [-0.08631579, -0.07157895]],
-         [[-0.02736842, -0.01263158], [0.03157895, 0.04631579]]],
-        [[[0.09052632, 0.10526316], [0.14947368, 0.16421053]],
-         [[0.20842105, 0.22315789], [0.26736842, 0.28210526]],
-         [[0.32631579, 0.34105263], [0.38526316, 0.4]]]])
-    assert rel_error(out, correct) < 1e-7
+def test_max_pool_forward_matches_assignment_reference(kernel_path):
+    x, pool_param, correct = reference.max_pool_forward_example()
+    assert pool_param == POOL2
+    out, _ = max_pool_forward(x, pool_param)
+    assert rel_error(out, correct) < reference.TOLERANCE
 
 
 @pytest.mark.parametrize("shape, param", [
@@ -143,6 +128,53 @@ def test_max_pool_backward_routes_ties_to_the_first_maximum():
     dx = max_pool_backward(np.array([[[[5.0, 7.0]]]]), cache)
     expected = np.array([[5.0, 0, 0, 7.0], [0, 0, 0, 0]])
     np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+@pytest.mark.parametrize("shape, param, tiles", [
+    ((2, 3, 4, 6), POOL2, True),  # the fast kernel's case: windows that tile the input
+    ((2, 3, 5, 5), {"pool_height": 3, "pool_width": 3, "stride": 2}, False),  # overlapping
+])
+def test_a_nan_is_the_maximum_of_its_window_and_its_first_nan_takes_the_gradient(shape, param,
+                                                                                  tiles):
+    # One rule on both paths: np.maximum propagates NaN, so a window holding one pools to NaN,
+    # and its gradient goes to the window's first NaN in row-major order (not to the number).
+    x = np.arange(np.prod(shape), dtype=float).reshape(shape)
+    x[0, 1, 0, 1] = x[0, 1, 1, 0] = np.nan  # both in the first window of channel 1
+    x[1, 2, 1, 1] = np.nan  # after the window's larger numbers
+    results = {}
+    for name, switch in (("fast", fast.configure()), ("plain", fast.disabled())):
+        with switch:
+            out, cache = max_pool_forward(x, param)
+            assert isinstance(cache, fast.FastPoolCache) == (tiles and name == "fast")
+            results[name] = out, max_pool_backward(np.full(out.shape, 3.0), cache)
+    out, dx = results["plain"]
+    assert np.isnan(out[0, 1, 0, 0]) and np.isnan(out[1, 2, 0, 0])
+    assert np.isfinite(np.delete(out.ravel(), [np.ravel_multi_index(i, out.shape)
+                                              for i in ((0, 1, 0, 0), (1, 2, 0, 0))])).all()
+    assert dx[0, 1, 0, 1] == 3.0 and dx[0, 1, 1, 0] == 0.0 and dx[0, 1, 0, 0] == 0.0
+    assert dx[1, 2, 1, 1] == 3.0 and dx[1, 2, :2, :2].sum() == 3.0
+    for got, want in zip(results["fast"], results["plain"]):
+        np.testing.assert_array_equal(got, want)  # NaN where NaN, equal elsewhere
+
+
+@pytest.mark.parametrize("x_dtype, w_dtype, b_dtype, out_dtype", [
+    (np.float32, np.float32, np.float32, np.float32),
+    (np.float32, np.float32, np.float64, np.float64),  # a float64 bias
+    (np.float32, np.float64, np.float32, np.float64),
+    (np.float64, np.float32, np.float32, np.float64),
+])
+def test_conv_output_has_the_dtype_of_x_times_w_plus_b_on_both_paths(x_dtype, w_dtype, b_dtype,
+                                                                      out_dtype, kernel_path):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(x_dtype)
+    w, b = rng.standard_normal((4, 3, 3, 3)).astype(w_dtype), rng.standard_normal(4).astype(b_dtype)
+    param = {"stride": 1, "pad": 2}
+    out, cache = conv_forward(x, w, b, param)
+    pooled, pool_cache = conv_relu_pool_forward(x, w, b, param, POOL2)  # fused on the fast path
+    grads = (*conv_backward(np.ones_like(out), cache),
+             *conv_relu_pool_backward(np.ones_like(pooled), pool_cache))
+    assert out.dtype == pooled.dtype == out_dtype
+    assert all(g.dtype == out_dtype for g in grads), [g.dtype for g in grads]
 
 
 def test_affine_and_relu_gradient_check(kernel_path):
@@ -270,9 +302,14 @@ def test_layers_keep_float32(kernel_path):
      r"unknown keys \['keep'\]"),
     (lambda: affine_forward(np.zeros((2, 5)), np.zeros((6, 3)), np.zeros(3)),
      r"w has shape \(6, 3\) \(D = 6\)"),
+    (lambda: affine_forward(np.zeros((0, 5)), np.zeros((6, 3)), np.zeros(3)),  # an empty batch
+     r"x of shape \(0, 5\) flattens to 5 values per example, but w has shape \(6, 3\)"),
+    (lambda: affine_relu_forward(np.zeros((0, 2, 2)), np.zeros((6, 3)), np.zeros(3)),
+     r"x of shape \(0, 2, 2\) flattens to 4 values per example, but w has shape \(6, 3\)"),
     (lambda: softmax_loss(np.zeros((2, 3)), np.array([0, 3])),
      r"labels must be integers in \[0, 3\)"),
 ])
 def test_bad_input_raises_clear_error(call, message, kernel_path):
+
     with pytest.raises(ValueError, match=message):
         call()

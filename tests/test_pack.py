@@ -1,9 +1,13 @@
 """The hand-in's rules and `pack`: IDs, page counts of real PDFs, CIFAR data, the reproducible zip."""
+import errno
 import os
 import re
+import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -214,7 +218,8 @@ def test_pack_refuses_with_one_line_per_problem(project):
                 r"code_base/env: a virtual environment; move it out of code_base/",
                 r"code_base/link\.py: a symbolic link",
                 r"code_base/datasets/cifar-10-batches-py/data_batch_1: CIFAR data",
-                r"output_files/: 1 of 22 grader checks fail, first conv_forward_out\.csv: rel error",
+                r"output_files/conv_forward_out\.csv: not what your conv_forward gives now \(rel error 1\); "
+                r"run `python -m code_base\.submission run` again",
                 r"report\.pdf: 3 pages; the assignment asks for 1-2",
                 r"the hand-in holds 27\.\d MiB, over the 25 MiB limit"]
     assert len(problems) == len(expected), problems
@@ -230,7 +235,8 @@ def test_pack_cli_errors_are_lines_and_exit_1(project):
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines) and "Traceback" not in result.stderr
-    assert lines[0].startswith("error: output_files/: 1 of 21 grader checks fail, first maxpool_forward_out.csv: missing")
+    assert lines[0] == ("error: output_files/maxpool_forward_out.csv: missing; "
+                        "run `python -m code_base.submission run` again")
     assert lines[1] == "error: report.pdf: file not found (build it with `make report`)"
     assert not (project / "e01.zip").exists()
 
@@ -254,3 +260,120 @@ def test_pack_the_repository_itself(tmp_path):
         code = sorted(n[len("e0123456g/"):] for n in z.namelist()
                       if n.startswith("e0123456g/code_base/") and not n.endswith("/"))
     assert code == sorted(tracked)
+
+
+# ---------------------------------------------------------------- pack in the student release
+
+@pytest.fixture
+def release_project(tmp_path):
+    """A release-like project: this code_base with every function a student writes stubbed."""
+    from test_check import _stub_copy
+
+    root = _stub_copy(tmp_path / "project")
+    shutil.copytree(INPUTS, root / "input_files")
+    (root / "output_files").mkdir()
+    (root / "report.pdf").write_bytes(report_pdf(1))
+    return root
+
+
+def project_cli(root, *args):
+    env = {**os.environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "code_base.submission", *map(str, args)],
+                          capture_output=True, text=True, cwd=root, env=env, timeout=120)
+
+
+def test_run_on_stubs_writes_nothing_and_says_what_is_not_written(release_project):
+    (release_project / "output_files" / "conv_forward_out.csv").write_text("1\n")  # a stale file
+    done = project_cli(release_project, "run")
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "wrote 0 of 10 files to output_files"
+    assert lines[1:] == [f"{f}: not written yet: see the TODO in code_base/layers.py" for f in
+                         ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward",
+                          "dropout_forward", "dropout_backward")]
+    assert os.listdir(release_project / "output_files") == []  # the stale file is gone
+
+
+def test_pack_on_stubs_prints_the_check_lists_the_stubs_and_still_packs(release_project):
+    done = project_cli(release_project, "pack", "--id", "e0123456g")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "TODO  im2col                          not written yet: see the TODO in code_base/im2col.py"
+    assert lines[10] == ("0 of 10 public checks pass (10 not written yet); "
+                         "grading reruns your code on new inputs")
+    assert lines[11] == ("not written yet (handed in as the release's stubs): conv_forward, conv_backward, "
+                         "max_pool_forward, max_pool_backward, dropout_forward, dropout_backward")
+    with zipfile.ZipFile(release_project / "e0123456g.zip") as z:
+        assert "e0123456g/code_base/layers.py" in z.namelist()
+        assert not [n for n in z.namelist() if n.startswith("e0123456g/output_files/") and n.endswith(".csv")]
+
+
+def test_pack_refuses_an_output_file_of_a_function_not_written(release_project):
+    (release_project / "output_files" / "maxpool_forward_out.csv").write_text("0\n" * 144)
+    with pytest.raises(PackError) as caught:
+        pack("e01", root=release_project)
+    assert caught.value.problems == [
+        "output_files/maxpool_forward_out.csv: max_pool_forward is not written yet, so this file is not "
+        "from your code; run `python -m code_base.submission run` again (it removes such files)"]
+
+
+def test_pack_names_the_students_failing_line(project):
+    layers = project / "code_base" / "layers.py"
+    text = layers.read_text()
+    layers.write_text(text.replace("def max_pool_forward(x, pool_param):",
+                                   "def max_pool_forward(x, pool_param):\n    raise KeyError('pool')", 1))
+    line = text[:text.index("def max_pool_forward(x, pool_param):")].count("\n") + 2
+    with pytest.raises(PackError) as caught:
+        pack("e01", root=project)
+    assert caught.value.problems == [
+        f"max_pool_forward fails on input_files/: KeyError: 'pool' (code_base/layers.py:{line})",
+        f"max_pool_backward fails on input_files/: KeyError: 'pool' (code_base/layers.py:{line})"]
+
+
+def test_pack_out_a_file_or_a_read_only_folder_is_one_line(project, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    done = cli("pack", "--id", "e01", "--root", project, "--out", tmp_path / "file")
+    assert done.returncode == 1 and done.stderr.splitlines() == [
+        f"error: {tmp_path / 'file'}: a file, not a folder; --out names the folder to write ID.zip in"]
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: stand in for the permission the kernel would deny
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real(p, mode))
+    with pytest.raises(PackError) as caught:
+        pack("e01", root=project, out=locked)
+    assert caught.value.problems == [f"{locked}: cannot write in this folder (permission denied)"]
+    assert os.listdir(locked) == []
+
+
+def test_pack_on_a_full_disk_is_one_line_and_leaves_nothing(project, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    with pytest.raises(PackError) as caught:
+        pack("e01", root=project, out=out)
+    assert caught.value.problems == [f"{out}: cannot write e01.zip (No space left on device)"]
+    assert os.listdir(out) == []
+
+
+def test_ctrl_c_in_pack_is_one_line_and_exit_130(project):
+    layers = project / "code_base" / "layers.py"
+    layers.write_text(layers.read_text().replace(
+        "def conv_forward(x, w, b, conv_param):",
+        "def conv_forward(x, w, b, conv_param):\n    import time; time.sleep(60)", 1))
+    child = subprocess.Popen([sys.executable, "-m", "code_base.submission", "pack", "--id", "e01",
+                              "--root", str(project)], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # pack is waiting for the project's code on the input files
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert err.splitlines() == ["interrupted: nothing half-written was left "
+                                "(files are written whole or not at all)"]
+    assert not list(project.glob("*.zip")) and not list(project.glob(".*.tmp"))

@@ -177,7 +177,7 @@ def _kill_when(proc, ready, timeout=120):
     proc.wait()
 
 
-def test_a_killed_train_command_leaves_the_old_run_and_resumes_exactly(cifar_dir, tmp_path,
+def test_a_killed_train_command_leaves_the_old_run_and_resumes_exactly(synthetic_cifar_dir, tmp_path,
                                                                         cached_data, reference):
     out = tmp_path / "run"
     quiet_run(small(model={"hidden_dim": 12}), out)
@@ -186,7 +186,7 @@ def test_a_killed_train_command_leaves_the_old_run_and_resumes_exactly(cifar_dir
     config.write_text(json.dumps(SMALL))
     command = [sys.executable, "-m", "code_base.training", "train", "--config", str(config),
                "--out", str(out), "--quiet"]
-    env = dict(os.environ, CIFAR10_DIR=str(cifar_dir))
+    env = dict(os.environ, CIFAR10_DIR=str(synthetic_cifar_dir))
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     checkpoint = RunFolder(out).checkpoint
@@ -262,3 +262,76 @@ def test_the_divergence_rule_leaves_healthy_training_alone():
     assert len(solver.loss_history) == 18
     with pytest.raises(ValueError, match="divergence_factor must be a finite number >= 1"):
         Solver(model, blobs(), divergence_factor=0.5)
+
+
+# ----------------------------------------------------------------- one run per folder, Ctrl-C
+
+
+HOLD_LOCK = """import sys
+from code_base.training.run_folder import RunFolder
+with RunFolder(sys.argv[1]).lock():
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_train_run_on_the_same_folder_is_refused_naming_the_holder(cached_data, tmp_path):
+    out = tmp_path / "run"
+    config = tmp_path / "small.json"
+    config.write_text(json.dumps(SMALL))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out)], cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        work = RunFolder(out).work
+        work.mkdir()
+        (work / "in-progress.json").write_text("{}")  # the holder's run, half written
+        command = [sys.executable, "-m", "code_base.training", "train", "--config", str(config),
+                   "--out", str(out), "--quiet"]
+        refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert refused.stderr == (f"error: train: {out} is in use by another run (pid "
+                                  f"{holder.pid}, lock {tmp_path / '.run.lock'}): wait for it "
+                                  "to finish\n")
+        assert sorted(os.listdir(work)) == ["in-progress.json"] and not out.exists()
+        with pytest.raises(OSError, match=f"pid {holder.pid}"):
+            quiet_run(small(), out)  # the same in this process
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert sorted(os.listdir(tmp_path)) == [".run.partial", "small.json"]  # lock file gone
+    quiet_run(small(), out)  # once the holder has finished, a run goes ahead
+    assert sorted(os.listdir(tmp_path)) == ["run", "small.json"]
+
+
+INTERRUPT_IMPORTS = """import builtins, runpy, sys
+real_import = builtins.__import__
+
+def interrupting_import(name, *args, **kwargs):
+    if name == "numpy" or name.startswith("numpy."):
+        raise KeyboardInterrupt
+    return real_import(name, *args, **kwargs)
+
+builtins.__import__ = interrupting_import
+sys.argv = ["python -m code_base.training", "train", "--config", "missing.json"]
+runpy.run_module("code_base.training", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_while_train_imports_is_one_line():
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_IMPORTS], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (130, "")
+    assert done.stderr == "interrupted while starting: nothing was written\n"
+
+
+def test_divergence_through_the_command_line_is_one_line(cached_data, tmp_path):
+    config = tmp_path / "diverge.json"
+    config.write_text(json.dumps({**SMALL, "solver": {**SMALL["solver"], "update_rule": "rmsprop",
+                                                      "optim_config": {"learning_rate": 1e38}}}))
+    done = subprocess.run([sys.executable, "-m", "code_base.training", "train", "--config",
+                           str(config), "--out", str(tmp_path / "run"), "--quiet"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: training diverged: loss is nan at iteration 2 / 24")
+    assert done.stderr.count("\n") == 1, done.stderr

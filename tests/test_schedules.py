@@ -41,6 +41,7 @@ def test_no_schedule():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: from_config({"name": "linear"}), "unknown schedule name"),
+    (lambda: from_config({"name": ["cosine"]}), r"schedule.name must be a string.*\[.cosine.\]"),
     (lambda: from_config({"every": 2}), "'name'"),
     (lambda: from_config({"name": "step", "evry": 2}), "unknown key"),
     (lambda: from_config({"name": "cosine"}), "num_epochs"),

@@ -284,10 +284,12 @@ def test_checkpoint_is_atomic_and_loads_without_pickle(tmp_path, monkeypatch):
         np.testing.assert_array_equal(archive["best/W"], solver.best_params["W"])
 
     state = checkpoint.load_checkpoint(path)
-    assert state["epoch"] == 3 and state["update_rule"] == "adam"
-    assert state["val_acc_history"] == solver.val_acc_history
-    assert state["optim_configs"]["W"]["t"] == 9 and type(state["optim_configs"]["W"]["t"]) is int
-    np.testing.assert_array_equal(state["optim_configs"]["b"]["v"], solver.optim_configs["b"]["v"])
+    assert state["epoch"] == 3 and state["update_rule"] == "adam" and state["keep"] == "best"
+    assert state["val_acc_history"].tolist() == solver.val_acc_history
+    assert state["lr_history"].tolist() == [1e-2] * 3
+    assert state["optim"]["W"]["t"] == 9 and type(state["optim"]["W"]["t"]) is int
+    np.testing.assert_array_equal(state["optim"]["b"]["v"], solver.optim_configs["b"]["v"])
+    assert "model_rng_state" not in state  # the model has no generator
 
 
 def test_failed_checkpoint_write_keeps_the_old_file(tmp_path, monkeypatch):
@@ -338,8 +340,13 @@ def test_restore_rejects_mismatches(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         make_solver(update_rule="adam").restore(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", x=np.zeros(2))
-    with pytest.raises(ValueError, match="not a solver checkpoint.*epoch"):
+    with pytest.raises(ValueError, match="other.npz has no format_version; this version reads "
+                                         "checkpoint format 3 only"):
         checkpoint.load_checkpoint(tmp_path / "other.npz")
+    np.savez(tmp_path / "nothing.npz", format_version=np.array(3))
+    with pytest.raises(ValueError, match=r"nothing.npz is not a solver checkpoint: missing "
+                                         r"entries \['epoch'"):
+        make_solver().restore(tmp_path / "nothing.npz")
 
 
 def test_rng_state_round_trip():
@@ -470,3 +477,131 @@ def test_three_layer_convnet_overfits_50_random_samples():
     assert solver.loss_history[-1] < 0.1 * solver.loss_history[0]
     assert model.params["W1"].dtype == np.float32
     assert elapsed < 20, f"overfitting took {elapsed:.1f} s"
+
+
+# ----------------------------------------------------------------- the Solver's own state
+
+
+def bump_data():
+    return {"X_train": np.zeros((1, 1)), "y_train": np.array([0]),
+            "X_val": np.array([[2.0]]), "y_val": np.array([1])}
+
+
+def test_keep_final_leaves_the_last_parameters_and_best_epoch_is_recorded():
+    kwargs = dict(update_rule="sgd", optim_config={"learning_rate": 1.0}, batch_size=1,
+                  num_epochs=5, verbose=False, seed=0)
+    best, final = BumpModel(), BumpModel()
+    kept_best = Solver(best, bump_data(), keep="best", **kwargs)
+    kept_final = Solver(final, bump_data(), keep="final", **kwargs)
+    kept_best.train()
+    kept_final.train()
+    for solver in (kept_best, kept_final):
+        assert solver.best_epoch == 2 and solver.best_val_acc == 1.0
+        np.testing.assert_array_equal(solver.best_params["w"], [2.0])
+    np.testing.assert_array_equal(best.params["w"], [2.0])
+    np.testing.assert_array_equal(final.params["w"], [5.0])
+    assert (kept_best.kept_epoch, kept_final.kept_epoch) == (2, 5)
+    with pytest.raises(ValueError, match="keep must be 'best' or 'final', got 'last'"):
+        Solver(BumpModel(), bump_data(), keep="last")
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"lr_decay": 0.5}, [0.1, 0.05, 0.025]),
+    ({"lr_schedule": lambda epoch: [1.0, 0.2, 0.1, 0.1][epoch]}, [0.1, 0.02, 0.01]),
+])
+def test_lr_history_holds_the_rate_of_each_epoch(kwargs, expected):
+    solver = make_solver(optim_config={"learning_rate": 0.1}, **kwargs)
+    assert solver.lr_history == []
+    solver.train()
+    assert solver.lr_history == pytest.approx(expected, rel=1e-12)
+
+
+def test_state_dict_round_trip_continues_exactly():
+    # keep="final": after train() the model holds the parameters training continues from.
+    options = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, lr_decay=0.9,
+                   num_train_samples=20, seed=4, keep="final")
+    full = make_solver(DropoutSoftmax(4, 3), num_epochs=4, **options)
+    full.train()
+    first = make_solver(DropoutSoftmax(4, 3), num_epochs=2, **options)
+    first.train()
+    state = first.state_dict()
+    assert state["epoch"] == 2 and len(state["lr_history"]) == 2 and state["best_epoch"] >= 0
+    resumed = make_solver(DropoutSoftmax(4, 3, seed=9), num_epochs=4, **options)
+    assert resumed.load_state_dict(state) is resumed
+    resumed.train()
+    assert resumed.loss_history == full.loss_history and resumed.lr_history == full.lr_history
+    assert resumed.best_epoch == full.best_epoch
+    np.testing.assert_array_equal(resumed.model.params["W"], full.model.params["W"])
+
+
+class DropoutSoftmax(SoftmaxClassifier):
+    """A softmax classifier with a generator of its own (like dropout's masks)."""
+
+    def __init__(self, D, C, seed=0):
+        super().__init__(D, C, seed)
+        self.rng = np.random.default_rng(seed + 100)
+
+    def loss(self, X, y=None):
+        if y is not None:
+            X = X * (self.rng.random(X.shape) > 0.1)
+        return super().loss(X, y)
+
+
+def _saved(tmp_path, **changes):
+    path = tmp_path / "ckpt.npz"
+    make_solver(DropoutSoftmax(4, 3), num_epochs=1, checkpoint_path=path).train()
+    with np.load(path) as archive:
+        entries = {k: archive[k] for k in archive.files}
+    entries.update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del entries[key]
+    np.savez(path, **entries)
+    return path
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"rng_state": np.zeros(6, np.uint64)},
+     "entry 'rng_state' is not a PCG64 generator state"),
+    ({"model_rng_state": np.zeros(6, np.uint64)},
+     "entry 'model_rng_state' is not a PCG64 generator state"),
+    ({"model_rng_state": None}, "lacks the model's generator state 'model_rng_state'"),
+    ({"rng_state": np.zeros(5, np.uint64)}, "entry 'rng_state' must be 6 uint64 words"),
+    ({"format_version": np.array(2)}, "has format 2; this version reads checkpoint format 3 only"),
+    ({"best_epoch": np.array(4)}, "entry 'best_epoch' is 4, past epoch 1"),
+    ({"lr_history": np.zeros(3)}, "entry 'lr_history' holds 3 values"),
+    ({"keep": np.array("final")}, "written with keep 'final', this solver's is 'best'"),
+])
+def test_restore_refuses_a_broken_state_and_changes_nothing(tmp_path, changes, message):
+    path = _saved(tmp_path, **changes)
+    model = DropoutSoftmax(4, 3, seed=5)
+    solver = make_solver(model, num_epochs=3)
+    before = (model.params["W"].copy(), model.rng.bit_generator.state, solver.rng.bit_generator.state)
+    with pytest.raises(ValueError, match=message) as info:
+        solver.restore(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    np.testing.assert_array_equal(model.params["W"], before[0])
+    assert (model.rng.bit_generator.state, solver.rng.bit_generator.state) == before[1:]
+    assert solver.epoch == 0 and solver.loss_history == []
+
+
+def test_a_model_without_a_generator_refuses_a_model_generator_state(tmp_path):
+    path = _saved(tmp_path)
+    with pytest.raises(ValueError, match="has a model generator state 'model_rng_state'"):
+        make_solver(SoftmaxClassifier(4, 3)).restore(path)
+
+
+def test_progress_bar_shows_the_last_epochs_val_acc(capsys):
+    class Scripted(SoftmaxClassifier):  # validation accuracy 0, 1/3, 2/3, 1 at epochs 0..3
+        def loss(self, X, y=None):
+            if y is None and len(X) == 3:
+                right = len(solver.val_acc_history)
+                return np.eye(3)[[(k if k < right else (k + 1) % 3) for k in range(3)]]
+            return super().loss(X, y)
+
+    data = blobs(num_val=3)
+    data["y_val"] = np.arange(3)
+    solver = make_solver(Scripted(4, 3), data, num_epochs=3, progress=True, verbose=False)
+    solver.train()
+    err = capsys.readouterr().err
+    assert solver.val_acc_history == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    assert err.rstrip().endswith("val_acc=1.000]"), err[-200:]

@@ -1,5 +1,7 @@
 """Submission files: make-inputs, run (inputs -> outputs) and the grader."""
+import itertools
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -9,11 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fractions import Fraction
+
 from code_base import layers
+from code_base.check import reference
 from code_base.gradient_check import rel_error
-from code_base.submission import (CONV_FORWARD_PARAM, DEFAULT_INPUT_SEED, INPUT_SHAPES, OUTPUT_SHAPES,
-                                  MissingFileError, SubmissionError, drop_bound, format_array, grade,
-                                  load_folder, make_inputs, results_table, run, write_folder)
+from code_base.submission import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_INPUT_SEED, GRID,
+                                  INPUT_BOUND, INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError,
+                                  SubmissionError, compute_deterministic, drop_bound, format_array,
+                                  grade, load_folder, make_inputs, parse_values, results_table, run,
+                                  write_folder)
 from code_base.submission.compute import conv_forward_outputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,17 +114,9 @@ def test_run_uses_the_assignment_calls(inputs_dir, good_dir):
 
 
 def test_conv_forward_matches_the_worked_example():
-    x = np.linspace(-0.1, 0.5, num=96).reshape(2, 3, 4, 4)
-    w = np.linspace(-0.2, 0.3, num=144).reshape(3, 3, 4, 4)
-    b = np.linspace(-0.1, 0.2, num=3)
-    expected = np.array([[[[-0.08759809, -0.10987781], [-0.18387192, -0.2109216]],
-                          [[0.21027089, 0.21661097], [0.22847626, 0.23004637]],
-                          [[0.50813986, 0.54309974], [0.64082444, 0.67101435]]],
-                         [[[-0.98053589, -1.03143541], [-1.19128892, -1.24695841]],
-                          [[0.69108355, 0.66880383], [0.59480972, 0.56776003]],
-                          [[2.36270298, 2.36904306], [2.38090835, 2.38247847]]]])
-    assert CONV_FORWARD_PARAM == {'stride': 2, 'pad': 2}
-    assert rel_error(conv_forward_outputs(x, w, b), expected) < 1e-7
+    x, w, b, conv_param, expected = reference.conv_forward_example()
+    assert CONV_FORWARD_PARAM == conv_param
+    assert rel_error(conv_forward_outputs(x, w, b), expected) < reference.TOLERANCE
 
 
 def drop_file(folder):
@@ -178,6 +177,21 @@ def test_run_accepts_comma_delimited_inputs(inputs_dir, good_dir, tmp_path):
         (commas / (name + '.csv')).write_text(text)
     run(commas, tmp_path / 'out', seed=3)
     assert snapshot(tmp_path / 'out') == snapshot(good_dir)
+
+
+def test_a_byte_order_mark_is_accepted(inputs_dir, good_dir, submission, tmp_path):
+    # Some editors (Notepad, Excel's "CSV UTF-8") start a UTF-8 file with U+FEFF.
+    marked = tmp_path / 'marked'
+    shutil.copytree(inputs_dir, marked)
+    for folder in (marked, submission):
+        for path in folder.iterdir():
+            path.write_bytes(b'\xef\xbb\xbf' + path.read_bytes())
+    np.testing.assert_array_equal(parse_values(marked / 'conv_forward_in_b.csv'),
+                                  parse_values(inputs_dir / 'conv_forward_in_b.csv'))
+    run(marked, tmp_path / 'out', seed=3)
+    assert snapshot(tmp_path / 'out') == snapshot(good_dir)
+    results = grade(inputs_dir, submission)
+    assert all(r.passed for r in results), results_table(results)
 
 
 def test_run_creates_nested_output_folder_and_leaves_no_temp_files(inputs_dir, tmp_path):
@@ -340,6 +354,87 @@ def test_committed_inputs_are_made_by_make_inputs(tmp_path):
 def test_committed_outputs_pass_the_grader():
     results = grade(REPO / 'input_files', REPO / 'output_files')
     assert all(r.passed for r in results), results_table(results)
+
+
+# ---------------------------------------------------------------- the same bytes on every machine
+
+def exact_conv(x, w, b, dout, stride, pad):
+    """out, dx, dw, db of a convolution in exact rational arithmetic, then rounded once."""
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    p = pad // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))).astype(object)
+    H_out, W_out = 1 + (H + pad - HH) // stride, 1 + (W + pad - WW) // stride
+    as_fractions = np.vectorize(Fraction, otypes=[object])
+    xp, w, b = as_fractions(xp), as_fractions(w), as_fractions(b)
+    dout = as_fractions(dout) if dout is not None else None
+    out = np.full((N, F, H_out, W_out), Fraction(0), dtype=object)
+    dxp, dw = np.full(xp.shape, Fraction(0), dtype=object), np.full(w.shape, Fraction(0), dtype=object)
+    for n, f, i, j in itertools.product(range(N), range(F), range(H_out), range(W_out)):
+        rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+        out[n, f, i, j] = (xp[n, :, rows, cols] * w[f]).sum() + b[f]
+        if dout is not None:
+            dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+            dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+    db = dout.sum(axis=(0, 2, 3)) if dout is not None else None
+    to_float = np.vectorize(float, otypes=[np.float64])
+    return [None if a is None else to_float(a)
+            for a in (out, dxp[:, :, p : p + H, p : p + W], dw, db)]
+
+
+@pytest.mark.parametrize('seed', [DEFAULT_INPUT_SEED, 7, 8])
+def test_inputs_lie_on_a_grid_where_every_conv_sum_is_exact(seed):
+    for name, a in make_inputs(seed).items():
+        assert np.array_equal(np.round(a / GRID) * GRID, a), name
+        if not name.startswith('dropout_forward'):
+            assert np.abs(a).max() < INPUT_BOUND, name
+    # The committed inputs are make_inputs(DEFAULT_INPUT_SEED): see the test below.
+
+
+@pytest.mark.parametrize('seed', [DEFAULT_INPUT_SEED, 7])
+def test_conv_outputs_are_the_exact_values(seed):
+    # Exact in any order of summation: equal, bit for bit, to rational arithmetic.
+    inputs = make_inputs(seed)
+    got = compute_deterministic(inputs)
+    x, w, b = (inputs['conv_forward_in_' + k] for k in 'xwb')
+    want = exact_conv(x, w, b, None, CONV_FORWARD_PARAM['stride'], CONV_FORWARD_PARAM['pad'])
+    np.testing.assert_array_equal(got['conv_forward_out'], want[0])
+    x, w, b, dout = (inputs['conv_backward_in_' + k] for k in ('x', 'w', 'b', 'dout'))
+    _, dx, dw, db = exact_conv(x, w, b, dout, CONV_BACKWARD_PARAM['stride'], CONV_BACKWARD_PARAM['pad'])
+    for name, value in (('dx', dx), ('dw', dw), ('db', db)):
+        np.testing.assert_array_equal(got['conv_backward_out_' + name], value)
+
+
+# OpenBLAS kernels for older x86-64 CPUs that every x86-64 CPU can run: they add a product's
+# terms in other orders than the newer ones (the committed conv files made from inputs off the
+# grid differed in their last bits between these).  None: the kernels OpenBLAS picks itself.
+CORETYPES = [None, 'Prescott', 'Nehalem'] if platform.machine() in ('x86_64', 'AMD64') else [None]
+RUN_UNDER = """
+import contextlib, sys
+from threadpoolctl import threadpool_info
+from code_base import fast, submission
+with (fast.disabled() if sys.argv[3] == 'plain' else contextlib.nullcontext()):
+    submission.run(sys.argv[1], sys.argv[2])
+print(*[d.get('architecture') for d in threadpool_info() if d['internal_api'] == 'openblas'])
+"""
+
+
+def test_committed_outputs_are_the_same_bytes_under_any_blas(tmp_path):
+    settings = [(coretype, '1', 'fast') for coretype in CORETYPES]
+    settings += [(CORETYPES[-1], '2', 'fast'), (CORETYPES[-1], '2', 'plain')]
+    kernels = set()
+    for k, (coretype, blas_threads, path) in enumerate(settings):
+        env = {**os.environ, 'OPENBLAS_NUM_THREADS': blas_threads}
+        env.pop('OPENBLAS_CORETYPE', None)
+        if coretype:
+            env['OPENBLAS_CORETYPE'] = coretype
+        out = tmp_path / str(k)
+        done = subprocess.run([sys.executable, '-c', RUN_UNDER, REPO / 'input_files', out, path],
+                              capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        kernels.add(done.stdout.strip())
+        assert snapshot(out) == snapshot(REPO / 'output_files'), (coretype, blas_threads, path)
+    assert len(kernels) == len(CORETYPES), kernels  # each core type did run kernels of its own
 
 
 def test_negative_zero_is_written_as_zero():

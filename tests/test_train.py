@@ -1,4 +1,8 @@
-"""The train command end to end on a few hundred CIFAR2 images for a few steps, into tmp_path."""
+"""The train command end to end on a few hundred images for a few steps, into tmp_path.
+
+The pipeline's tests run on the synthetic CIFAR-shaped folder of conftest (they never skip);
+test_cli_run_writes_a_consistent_run also runs once on the real data, a smoke test.
+"""
 
 import csv
 import json
@@ -12,6 +16,7 @@ import pytest
 from code_base import training as train
 from code_base.data_utils import get_CIFAR2_data
 from code_base.training.__main__ import main as training_cli
+from code_base.training.schedules import from_config
 from code_base.training.train import _max_steps_plan
 
 TINY = {
@@ -31,7 +36,9 @@ def tiny(**overrides):
     return train.resolve_config(config)
 
 
-def test_cli_run_writes_a_consistent_run(cifar_dir, tmp_path):
+@pytest.mark.parametrize("data", ["synthetic_cifar_dir", "cifar_dir"])  # the second: real data
+def test_cli_run_writes_a_consistent_run(data, request, tmp_path):
+    cifar_dir = request.getfixturevalue(data)
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps(TINY))
     out = tmp_path / "run"
@@ -102,19 +109,28 @@ def test_resume_requires_an_interrupted_run_with_the_same_config(cached_data, tm
         train.run(config, tmp_path, max_steps=16, resume=True, progress=False, log=lambda m: None)
 
 
-def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path):
+@pytest.mark.parametrize("checkpoint_every", [2, None])
+def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path, checkpoint_every):
     from code_base.utils.checkpoint import load_checkpoint
 
-    config = tiny(solver={"num_epochs": 3, "keep": "final", "checkpoint_every": 2},
+    config = tiny(solver={"num_epochs": 3, "keep": "final", "checkpoint_every": checkpoint_every},
                   eval={"flip_tta": True})
     summary = train.run(config, tmp_path, progress=False, log=lambda m: None)
-    final = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert final["epoch"] == summary["kept_epoch"] == 3
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert summary["kept_epoch"] == 3
+    assert summary["kept_val_accuracy"] == history["val_acc_history"][-1]
+    assert summary["best_epoch"] == int(np.argmax(history["val_acc_history"]))
+    schedule = from_config(config["schedule"])
+    assert history["learning_rate_per_epoch"] == pytest.approx([1e-3 * schedule(e) for e in range(3)])
     saved = train.load_params(tmp_path / "params.npz")
-    np.testing.assert_array_equal(saved["W2"], final["params"]["W2"])
-    np.testing.assert_allclose(saved["W1"] * summary["input_scale"], final["params"]["W1"],
+    if checkpoint_every is None:
+        assert not (tmp_path / "checkpoint.npz").exists()
+        return
+    final = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert final["epoch"] == 3
+    np.testing.assert_array_equal(saved["W2"], final["param"]["W2"])
+    np.testing.assert_allclose(saved["W1"] * summary["input_scale"], final["param"]["W1"],
                                rtol=1e-6)
-    assert summary["kept_val_accuracy"] == final["val_acc_history"][-1]
     # Mirror-averaged and plain test accuracy, recomputed from the saved parameters.
     data = cached_data(num_training=400, num_validation=100, num_test=300)
     model = train.build_model(config["model"], seed=0)
@@ -122,8 +138,6 @@ def test_keep_final_saves_the_last_epoch_not_the_best(cached_data, tmp_path):
     for flip_tta, key in ((True, "test_accuracy"), (False, "test_accuracy_without_flip_tta")):
         pred = np.argmax(train.predict(model, data["X_test"], flip_tta=flip_tta), axis=1)
         assert np.mean(pred == data["y_test"]) == pytest.approx(summary[key])
-    with pytest.raises(ValueError, match="checkpoint_every"):
-        tiny(solver={"keep": "final", "checkpoint_every": None})
     with pytest.raises(ValueError, match="keep"):
         tiny(solver={"keep": "last"})
 
@@ -152,10 +166,53 @@ def test_max_steps_plan(max_steps, plan):
     ({"model": {"filters": 3}}, "unknown config key 'filters' in model"),
     ({"model": 3}, "model must be a JSON object"),
     ({"schedule": {"name": "sawtooth"}}, "unknown schedule name"),
+    ({"data": None}, "config: data must be a JSON object, got null"),
+    ({"eval": None}, "config: eval must be a JSON object, got null"),
+    ({"solver": {"optim_config": None}}, "solver.optim_config must be a JSON object, got null"),
+    ({"schedule": {"name": ["cosine"]}}, r"schedule.name must be a string.*got \['cosine'\]"),
+    ({"model": {"hidden_dim": 10 ** 9}}, "model.hidden_dim must be at most 4096, got 1000000000"),
+    ({"model": {"num_filters": 100000}}, "model.num_filters must be at most 256"),
+    ({"model": {"filter_size": 101}}, "model.filter_size must be at most 31"),
+    ({"augment": {"padding": 1000}}, "augment.padding must be at most 16"),
+    ({"augment": {"cutout": 33}}, r"augment.cutout must be at most 32 \(the image side\)"),
+    ({"schedule": {"name": "constant", "warmup_epochs": 3}, "solver": {"num_epochs": 2}},
+     r"schedule.warmup_epochs is 3, longer than the run \(solver.num_epochs 2\)"),
 ])
 def test_bad_configs(config, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
         train.resolve_config(config)
+    assert "\n" not in str(info.value)
+
+
+def test_a_warm_up_as_long_as_the_run_and_a_null_schedule_are_accepted():
+    config = train.resolve_config({"schedule": {"name": "constant", "warmup_epochs": 2},
+                                   "solver": {"num_epochs": 2}})
+    assert config["schedule"]["warmup_epochs"] == 2
+    assert train.resolve_config({"schedule": None})["schedule"] is None
+
+
+@pytest.mark.parametrize("text, key", [
+    ('{"model": {"reg": 0.1}, "model": {"dropout": 0.5}}', "'model'"),
+    ('{"model": {"reg": 0.1, "reg": 0.2}}', "'reg'"),
+])
+def test_duplicate_keys_are_refused(tmp_path, text, key):
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"dup.json: duplicate key {key}"):
+        train.load_config(path)
+
+
+def test_one_merge_for_configs_and_search_variants():
+    from code_base.training.config import merge
+
+    base = train.resolve_config({"model": {"reg": 0.5}})
+    merged = merge(base, {"model": {"dropout": 0.5}, "schedule": {"name": "constant"}}, "here")
+    assert merged["model"]["reg"] == 0.5 and merged["model"]["dropout"] == 0.5
+    assert base["model"]["dropout"] == 0.0  # a copy: the base is left alone
+    assert train.resolve_config({"model": {"reg": 0.5}}, {"model": {"dropout": 0.5}}) == \
+        train.resolve_config({"model": {"reg": 0.5, "dropout": 0.5}})
+    with pytest.raises(ValueError, match="here: unknown config key 'dropuot' in model"):
+        merge(base, {"model": {"dropuot": 0.5}}, "here")
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):

@@ -21,7 +21,7 @@ import jupytext
 import nbformat
 
 sys.path.insert(0, "tools")
-from notebook_clean import CIFAR_PIXELS, clean  # noqa: E402
+from notebook_clean import clean, is_pixel_cell  # noqa: E402
 
 folder = Path("notebooks")
 sources = {p.stem: p for p in folder.glob("*.py")}
@@ -59,7 +59,7 @@ for stem in sorted(set(sources) & set(executed)):
     if unexecuted:
         problems.append(f"{ipynb}: code cells {unexecuted} have not been executed")
     pixels = [i for i, c in enumerate(run_nb.cells)
-              if c.cell_type == "code" and CIFAR_PIXELS in c.source and c.outputs]
+              if c.cell_type == "code" and is_pixel_cell(c.source) and c.outputs]
     if pixels:
         problems.append(f"{ipynb}: CIFAR-PIXELS cells {pixels} have outputs (CIFAR images must not be committed)")
     cleaned = clean(copy.deepcopy(run_nb))

@@ -8,6 +8,11 @@
 # the .ipynb is executed with the `python3` kernel of the environment on PATH, and the result is
 # put in the clean form of tools/notebook_clean.py (no timing or machine metadata, no CIFAR pixels)
 # so that re-running an unchanged notebook gives an unchanged file.
+# A notebook whose inputs have not changed since its .ipynb was executed (its source, code_base/,
+# requirements.txt, the repository's data and the CIFAR-10 files: tools/notebook_inputs.py, whose
+# hash the .ipynb records) is not executed again, only put in the clean form: its numbers would
+# differ in the last digits on another machine's BLAS and nothing else. FORCE=1 executes it anyway
+# (`make notebooks FORCE=1`).
 # Chapters that train on CIFAR2 read the data through code_base.data_utils (set CIFAR10_DIR to use
 # a local copy). Needs jupytext, nbconvert and ipykernel (requirements.txt).
 set -euo pipefail
@@ -36,6 +41,11 @@ for src in "${sources[@]}"; do
         exit 1
     fi
     nb="${src%.py}.ipynb"
+    if [ "${FORCE:-0}" != 1 ] && python tools/notebook_inputs.py current "$src"; then
+        python tools/notebook_clean.py "$nb"
+        echo "unchanged inputs, not executed: $nb (FORCE=1 executes it)"
+        continue
+    fi
     start=$(date +%s)
     # --update keeps the notebook's metadata (kernelspec) when the .ipynb exists already.
     jupytext --quiet --to ipynb --update "$src"
@@ -48,5 +58,6 @@ for src in "${sources[@]}"; do
         --ExecutePreprocessor.record_timing=False \
         "$nb"
     python tools/notebook_clean.py "$nb"
+    python tools/notebook_inputs.py stamp "$src"
     echo "executed $nb in $(( $(date +%s) - start )) s"
 done

@@ -8,7 +8,9 @@ an older run) it checks that the run folder is the old run or the complete new o
 then resumes (or, before the first checkpoint, trains again) and checks that the result equals
 an uninterrupted run bit for bit and that no temporary file is left. For each kill of a slowed
 `submission run` it checks that the output folder holds all old or all new files, and that the
-next run leaves no temporary file or staging folder behind.  Exits 1 if any check failed.
+next run leaves no temporary file or staging folder behind.  Then it starts two `train` runs on
+one folder within half a second of each other, and checks that the second is refused (the run
+folder's lock) and the folder holds the first run, whole.  Exits 1 if any check failed.
 """
 
 import argparse
@@ -92,11 +94,29 @@ def audit_train(tmp, kills, rng, counts):
         counts["train: folder mixed after the kill"] += now not in (old, reference)
         partial = out.parent / f".{out.name}.partial"
         resume = ["--resume"] if (partial / "checkpoint.npz").is_file() else []
-        counts["train: kills resumed from a checkpoint"] += bool(resume)
+        counts["train: kills resumed from a checkpoint (count)"] += bool(resume)
         done = subprocess.run(train(config, out, *resume), cwd=REPO, capture_output=True, text=True)
         counts["train: resume or rerun failed"] += done.returncode != 0
         counts["train: result differs from the uninterrupted run"] += state(out) != reference
         counts["train: temporary files left"] += len(leftovers(tmp))
+
+
+def audit_two_runs(tmp, pairs, rng, counts):
+    config = tmp / "small.json"
+    reference = state(tmp / "reference")
+    for k in range(pairs):
+        out = tmp / f"pair{k}"
+        first = subprocess.Popen(train(config, out), cwd=REPO, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0, 0.5))  # the audit's gap: both runs import and load at once
+        second = subprocess.run(train(config, out), cwd=REPO, capture_output=True, text=True)
+        first.wait()
+        codes = sorted([first.returncode, second.returncode])
+        errors = first.stderr.read() + second.stderr
+        refused = codes == [0, 1] and "in use by another run" in errors
+        counts["train: two runs on one folder, one refused (count)"] += refused
+        counts["train: two runs on one folder, a run failed"] += codes != [0, 0] and not refused
+        counts["train: two runs on one folder, the result differs"] += state(out) != reference
 
 
 def audit_submission(tmp, kills, rng, counts):
@@ -132,10 +152,11 @@ def main(argv=None):
             folder = Path(tmp) / name
             folder.mkdir()
             audit(folder, args.kills, rng, counts)
+        audit_two_runs(Path(tmp) / "train", max(1, args.kills // 4), rng, counts)
     problems = 0
     for name in sorted(counts):
         print(f"{name:55} {counts[name]:4d}")
-        problems += counts[name] if "resumed" not in name else 0
+        problems += counts[name] if not name.endswith("(count)") else 0
     print(f"{args.kills} kills of each command: {'no problem' if not problems else f'{problems} problems'}")
     return 1 if problems else 0
 

@@ -8,18 +8,15 @@
 # - with the repository's Jupyter settings (jupyter-config/, put first on JUPYTER_CONFIG_PATH):
 #   notebooks/*.py open as notebooks, saves are cleaned by tools/notebook_clean.py, kernels use
 #   ipc sockets;
-# - with CIFAR10_DIR as the tests find the data: kept when set, else the development copy
-#   ../shared/data/cifar-10-batches-py beside the repository when there is one, else unset (the
-#   notebooks then download CIFAR-10 once to ~/.cache/cnn-from-scratch). Kernels inherit it from
-#   the server: restart Lab after changing it.
+# - with CIFAR10_DIR as the environment gives it: `make lab` sets it by the Makefile's one rule
+#   for the data (kept when set, else the development copy ../shared/data/cifar-10-batches-py
+#   beside the repository when there is one, else unset: the notebooks then download CIFAR-10
+#   once to ~/.cache/cnn-from-scratch). Kernels inherit it from the server: restart Lab after
+#   changing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-shared_data="$(cd .. && pwd)/shared/data/cifar-10-batches-py"
-if [ -z "${CIFAR10_DIR:-}" ] && [ -d "$shared_data" ]; then
-    export CIFAR10_DIR="$shared_data"
-fi
 echo "CIFAR10_DIR=${CIFAR10_DIR:-<unset: CIFAR-10 is downloaded to ~/.cache/cnn-from-scratch on first use>}"
 
 if ! command -v jupyter-lab >/dev/null; then

@@ -9,16 +9,21 @@ dataset's pixels, so that re-running or re-saving an unchanged notebook gives an
 - neighbouring stream outputs of one stream are merged (how printed text is split into outputs
   depends on timing);
 - progress-bar widgets are dropped (without saved widget state they cannot be shown anyway);
-- cells marked ``# CIFAR-PIXELS`` have no outputs: dataset images are drawn at run time only.
+- cells whose first line is ``# CIFAR-PIXELS`` have no outputs: dataset images are drawn at run
+  time only (``is_pixel_cell``).
 
 Used by ``tools/execute_notebooks.sh`` after nbconvert, by JupyterLab as a pre-save hook
 (``jupyter-config/jupyter_server_config.py``, which ``make lab`` loads) and by
 ``tools/check_notebook_sync.sh``, which fails on a notebook that is not in this form.
 
     python tools/notebook_clean.py notebooks/NAME.ipynb ...    # rewrite in the clean form
+
+A file that cannot be read or cleaned gets one ``error:`` line and is left as it was; the other
+files are still cleaned, and the exit status is 1.
 """
 
 import copy
+import os
 import sys
 
 import nbformat
@@ -49,6 +54,14 @@ def _source(cell):
     return _text(cell.get("source", ""))
 
 
+def is_pixel_cell(source):
+    """True when the first line of the cell source ``source`` (a string or a list of lines) is the
+    marker ``# CIFAR-PIXELS``, alone or followed by a remark (``# CIFAR-PIXELS: why``): the cell's
+    outputs show dataset images and are never saved. The marker anywhere else does not count."""
+    first = _text(source).split("\n", 1)[0].rstrip()
+    return first == CIFAR_PIXELS or first.startswith((CIFAR_PIXELS + ":", CIFAR_PIXELS + " "))
+
+
 def clean(nb):
     """Put the notebook ``nb`` (a dict or NotebookNode, changed in place) in its clean form."""
     metadata = nb.setdefault("metadata", {})
@@ -60,7 +73,7 @@ def clean(nb):
             cell.get("metadata", {}).pop(key, None)
         if cell.get("cell_type") != "code":
             continue
-        if CIFAR_PIXELS in _source(cell):
+        if is_pixel_cell(_source(cell)):
             cell["outputs"] = []
             continue
         outputs = [out for out in cell.get("outputs", [])
@@ -93,12 +106,25 @@ def main(paths):
     if not paths:
         print("usage: python tools/notebook_clean.py NOTEBOOK.ipynb ...", file=sys.stderr)
         return 2
+    failed = 0
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        clean(nb)
-        nbformat.validate(nb)
-        nbformat.write(nb, path)
-    return 0
+        try:
+            nb = nbformat.read(path, as_version=4)
+            clean(nb)
+            nbformat.validate(nb)
+            text = nbformat.writes(nb)
+            text += "" if text.endswith("\n") else "\n"  # as nbformat.write ends the file
+        except Exception as e:  # noqa: BLE001 - any malformed file: one line, then the next file
+            reason = " ".join(str(e).split()) or type(e).__name__
+            print(f"error: {path}: not a notebook that can be cleaned ({reason[:200]})",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        partial = f"{path}.tmp"  # replaced in one step: never a half-written notebook
+        with open(partial, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(partial, path)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -16,41 +16,12 @@ Whether a function is a stub is read from its file on disk (its body ends in
 ``raise NotImplementedError``), so it follows the student's edits.
 """
 
-import ast
-from pathlib import Path
-
 from .manifest import stub_message, task
+from .stubs import is_stub
 
 __all__ = ["is_stub", "needs_transform", "show", "load_ipython_extension"]
 
 MARKER = "# NEEDS:"
-_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _find(tree, qualname):
-    node, parts = tree, qualname.split(".")
-    for part in parts:
-        found = [n for n in getattr(node, "body", [])
-                 if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part]
-        if not found:
-            return None
-        node = found[-1]
-    return node
-
-
-def _raises_not_implemented(statement):
-    if not isinstance(statement, ast.Raise) or statement.exc is None:
-        return False
-    exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
-    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
-
-
-def is_stub(name, root=_ROOT):
-    """True when task `name`'s function, as its file reads now, ends in raise NotImplementedError."""
-    t = task(name)
-    tree = ast.parse((Path(root) / t.path).read_text(encoding="utf-8"))
-    node = _find(tree, t.qualname)
-    return node is not None and _raises_not_implemented(node.body[-1])
 
 
 def needs_transform(lines):

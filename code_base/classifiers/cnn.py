@@ -59,7 +59,7 @@ class ThreeLayerConvNet:
         if dropout > 0:
             self.dropout_param = {"mode": "train", "p": dropout, "rng": self.rng}
         params = self.init_params(F, fs, hidden_dim, num_classes, weight_scale)
-        self.params = {k: np.asarray(v).astype(self.dtype) for k, v in params.items()}
+        self.params = {k: v.astype(self.dtype) for k, v in params.items()}
 
     def init_params(self, num_filters, filter_size, hidden_dim, num_classes, weight_scale):
         """The initial parameters: weights ~ weight_scale * N(0, 1) (from self.rng), biases 0.
@@ -70,18 +70,15 @@ class ThreeLayerConvNet:
         """
         C, H, W = self.input_dim
         F, fs = num_filters, filter_size
-        shapes = {
-            "W1": (F, C, fs, fs), "b1": (F,),
-            "W2": (F * (H // 2) * (W // 2), hidden_dim), "b2": (hidden_dim,),  # after the 2x2 pool
-            "W3": (hidden_dim, num_classes), "b3": (num_classes,),
+        return {
+            "W1": weight_scale * self.rng.standard_normal((F, C, fs, fs)),
+            "b1": np.zeros(F),
+            # The 2x2 pool halves H and W: the hidden layer sees F * H/2 * W/2 values.
+            "W2": weight_scale * self.rng.standard_normal((F * (H // 2) * (W // 2), hidden_dim)),
+            "b2": np.zeros(hidden_dim),
+            "W3": weight_scale * self.rng.standard_normal((hidden_dim, num_classes)),
+            "b3": np.zeros(num_classes),
         }
-        params = {}
-        for name, shape in shapes.items():
-            if name.startswith("W"):
-                params[name] = weight_scale * self.rng.standard_normal(shape)
-            else:
-                params[name] = np.zeros(shape)
-        return params
 
     def __repr__(self):
         F, C, fs, _ = self.params["W1"].shape

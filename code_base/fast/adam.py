@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .parallel import parallel_map, split
-from .settings import resolve_threads
+from .settings import num_threads
 
 __all__ = ["adam_update", "adam_inplace"]
 
@@ -33,9 +33,9 @@ def adam_inplace(w, dw, cfg):
     return w, cfg
 
 
-def adam_update(w, dw, m, v, learning_rate, beta1, beta2, epsilon, t, num_threads=None):
+def adam_update(w, dw, m, v, learning_rate, beta1, beta2, epsilon, t):
     """Adam's step t on w, m, v in place (all shaped like w, dw cast to w's dtype)."""
-    threads = resolve_threads(num_threads, "adam")
+    threads = num_threads()
     correction = math.sqrt(1 - beta2 ** t)
     step_size = learning_rate * correction / (1 - beta1 ** t)
     eps_hat = epsilon * correction

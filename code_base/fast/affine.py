@@ -15,7 +15,7 @@ from ..geometry import check_affine
 from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import parallel_map, single_threaded_blas, split
-from .settings import resolve_threads
+from .settings import num_threads
 
 __all__ = ["FastAffineReluCache", "affine_relu_forward", "affine_relu_backward"]
 
@@ -27,9 +27,9 @@ class FastAffineReluCache(NamedTuple):
     active: np.ndarray  # (N, M) bool: where the ReLU passed its input
 
 
-def affine_relu_forward(x, w, b, num_threads=None):
+def affine_relu_forward(x, w, b):
     """affine -> ReLU: x (N, d_1, ..., d_k), w (D, M), b (M,) -> out (N, M) and a cache."""
-    threads = resolve_threads(num_threads, "affine_relu_forward")
+    threads = num_threads()
     N, D, M = check_affine("affine_relu_forward", x, w, b)
     dtype = np.result_type(x, w)
     x2 = buffers.empty((N, D), dtype)
@@ -44,9 +44,9 @@ def affine_relu_forward(x, w, b, num_threads=None):
     return out, FastAffineReluCache(x.shape, x2, w, out > 0)
 
 
-def affine_relu_backward(dout, cache, num_threads=None):
+def affine_relu_backward(dout, cache):
     """Backward pass of :func:`affine_relu_forward`: (dx (N, d_1, ..., d_k), dw (D, M), db (M,))."""
-    threads = resolve_threads(num_threads, "affine_relu_backward")
+    threads = num_threads()
     check_array("affine_relu_backward", "dout", dout, ndim=2)
     check_shape("affine_relu_backward", "dout", dout, cache.active.shape)
     x2, w = cache.x2, cache.w

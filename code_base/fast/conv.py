@@ -3,7 +3,7 @@
 The same product as :func:`code_base.layers.conv_forward`, with three changes that pay on
 a CPU:
 
-- ``num_threads`` threads each take a shard of the images: its columns and its block of
+- :func:`code_base.fast.num_threads` threads each take a shard of the images: its columns and its block of
   the product (BLAS is held to one thread meanwhile);
 - the bias rides in the product as a last row of ones in the columns,
   ``[W_mat | b] @ [cols; 1] = W_mat @ cols + b``, so the backward product yields db too;
@@ -23,7 +23,7 @@ from .columns import col2im_channel_major, im2col
 from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import map_shards
-from .settings import resolve_threads
+from .settings import num_threads
 
 __all__ = ["FastConvCache", "conv_forward", "conv_backward", "conv_forward_channel_major",
            "conv_backward_channel_major"]
@@ -40,12 +40,12 @@ class FastConvCache(NamedTuple):
     out_hw: tuple        # (H_out, W_out)
 
 
-def conv_forward_channel_major(x, w, b, conv_param, num_threads=None):
+def conv_forward_channel_major(x, w, b, conv_param):
     """Convolution, channel-major: x (N, C, H, W), w (F, C, HH, WW), b (F,) or None (no bias).
 
     Returns out (F, N, H_out, W_out) and a :class:`FastConvCache`.
     """
-    threads = resolve_threads(num_threads, "conv_forward")
+    threads = num_threads()
     stride, pad, H_out, W_out = conv_geometry("conv_forward", x, w, conv_param)
     N, C, _, _ = x.shape
     F, _, HH, WW = w.shape
@@ -71,13 +71,13 @@ def conv_forward_channel_major(x, w, b, conv_param, num_threads=None):
     return out.reshape(F, N, H_out, W_out), cache
 
 
-def conv_backward_channel_major(dout_fn, cache, compute_dx=True, num_threads=None):
+def conv_backward_channel_major(dout_fn, cache, compute_dx=True):
     """Backward pass of :func:`conv_forward_channel_major`.
 
     dout_fn: (F, N, H_out, W_out) -> (dx (N, C, H, W) or None, dw (F, C, HH, WW),
     db (F,) or None when the forward pass had no bias).
     """
-    threads = resolve_threads(num_threads, "conv_backward")
+    threads = num_threads()
     N, C, H, W = cache.x_shape
     _, _, HH, WW = cache.w_shape
     F, rows = cache.w_mat.shape
@@ -103,20 +103,20 @@ def conv_backward_channel_major(dout_fn, cache, compute_dx=True, num_threads=Non
     return dx, np.ascontiguousarray(dwb[:, :K]).reshape(cache.w_shape), db
 
 
-def conv_forward(x, w, b, conv_param, num_threads=None):
+def conv_forward(x, w, b, conv_param):
     """:func:`code_base.layers.conv_forward` on threads: out (N, F, H_out, W_out), a cache.
 
     out is a transposed view of a channel-major (F, N, H_out, W_out) array.
     """
     conv_geometry("conv_forward", x, w, conv_param)
     check_conv_bias("conv_forward", b, w)
-    out_fn, cache = conv_forward_channel_major(x, w, b, conv_param, num_threads)
+    out_fn, cache = conv_forward_channel_major(x, w, b, conv_param)
     return out_fn.transpose(1, 0, 2, 3), cache
 
 
-def conv_backward(dout, cache, compute_dx=True, num_threads=None):
+def conv_backward(dout, cache, compute_dx=True):
     """:func:`code_base.layers.conv_backward` on threads: (dx or None, dw, db)."""
     check_array("conv_backward", "dout", dout, ndim=4)
     N, F = cache.x_shape[0], cache.w_mat.shape[0]
     check_shape("conv_backward", "dout", dout, (N, F, *cache.out_hw))
-    return conv_backward_channel_major(dout.transpose(1, 0, 2, 3), cache, compute_dx, num_threads)
+    return conv_backward_channel_major(dout.transpose(1, 0, 2, 3), cache, compute_dx)

@@ -38,7 +38,7 @@ from ..utils.checks import check_array, check_shape
 from . import buffers
 from .parallel import map_shards
 from .pool import first_maximum
-from .settings import resolve_threads
+from .settings import num_threads
 
 __all__ = ["pool_tiles", "super_kernel", "FusedConvReluPoolCache", "conv_relu_pool_forward",
            "conv_relu_pool_backward"]
@@ -74,14 +74,14 @@ class FusedConvReluPoolCache(NamedTuple):
     pool: int               # ph = pw = the pool's stride
 
 
-def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     """conv -> ReLU -> max pool for a pool that tiles: out (N, F, H_pool, W_pool) and a cache.
 
-    ``num_threads`` threads (default: see :mod:`code_base.fast.settings`) each take a shard of
-    the batch.  out is a transposed view of a channel-major array.
+    :func:`code_base.fast.num_threads` threads each take a shard of the batch.  out is a
+    transposed view of a channel-major array.
     """
     where = "conv_relu_pool_forward"
-    threads = resolve_threads(num_threads, where)
+    threads = num_threads()
     S, pad, H_out, W_out = conv_geometry(where, x, w, conv_param)
     N, C, _, _ = x.shape
     F, _, HH, WW = w.shape
@@ -108,7 +108,10 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
                     out=buffers.empty((C * Hs * Ws, n * P), dtype))  # (C*Hs*Ws, n*P)
         conv = buffers.empty((blocks * F, n * P), dtype)
         np.matmul(w_sup, xs, out=conv)
-        _pool_blocks(conv.reshape(blocks, F, n * P), pre_relu[:, s], argmax[:, s])
+        # The maximum over the blocks and its first block, into views of (F, n*P): in
+        # pre_relu[:, s] and argmax[:, s], n and P are adjacent.
+        first_maximum(conv.reshape(blocks, F, n * P), pre_relu[:, s].reshape(F, n * P),
+                      argmax[:, s].reshape(F, n * P))
         pre_relu[:, s] += bias
         np.maximum(pre_relu[:, s], 0, out=out[:, s])  # the ReLU
         return s, xs
@@ -119,24 +122,14 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param, num_threads=None):
     return out.reshape(F, N, H_pool, W_pool).transpose(1, 0, 2, 3), cache
 
 
-def _pool_blocks(conv, pooled, argmax):
-    """Maximum over the blocks of conv (blocks, F, L) into pooled (F, n, P), and its first block.
-
-    pooled and argmax are (F, n, P) slices with n*P = L (P pooled values per channel).
-    """
-    blocks, F, L = conv.shape
-    # Views: in pooled[:, s], n and P are adjacent.
-    first_maximum(conv, pooled.reshape(F, L), argmax.reshape(F, L))
-
-
-def conv_relu_pool_backward(dout, cache, compute_dx=True, num_threads=None):
+def conv_relu_pool_backward(dout, cache, compute_dx=True):
     """Backward pass of :func:`conv_relu_pool_forward`: (dx (N, C, H, W) or None, dw, db).
 
     dout: (N, F, H_pool, W_pool).  Each window's gradient goes to its first maximum.
     ``compute_dx=False`` skips the input gradient (a first layer, whose input is the data).
     """
     where = "conv_relu_pool_backward"
-    threads = resolve_threads(num_threads, where)
+    threads = num_threads()
     check_array(where, "dout", dout, ndim=4)
     F, N, H_pool, W_pool = cache.pre_relu.shape
     check_shape(where, "dout", dout, (N, F, H_pool, W_pool))

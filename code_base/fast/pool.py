@@ -2,10 +2,11 @@
 
 The plain layer (:func:`code_base.layers.max_pool_forward`) keeps x and out, and its backward
 pass finds each window's first maximum again by comparing every offset of x with out.  Here the
-forward pass records, for each window, the offset of its first maximum in one byte, the way the
-fused conv-pool kernel does (``conv_pool._pool_blocks``); the backward pass then only compares
-that byte with each offset and writes dout there.  When the windows tile the input every
-element of dx is written once, so dx needs no zeroing.  ``num_threads`` threads share the batch.
+forward pass records, for each window, the offset of its first maximum in a small integer
+(:func:`first_maximum`, which the fused conv-pool kernel shares); the backward pass then only
+compares that integer with each offset and writes dout there.  When the windows tile the input
+every element of dx is written once, so dx needs no zeroing.
+:func:`code_base.fast.num_threads` threads share the batch.
 """
 
 from typing import NamedTuple
@@ -15,7 +16,7 @@ import numpy as np
 from ..geometry import pool_tiles_shape
 from ..utils.checks import check_array, check_shape
 from .parallel import map_shards
-from .settings import resolve_threads
+from .settings import num_threads
 
 __all__ = ["pool_tiles_input", "FastPoolCache", "max_pool_forward", "max_pool_backward",
            "first_maximum"]
@@ -63,9 +64,9 @@ def _offsets(ph, pw):
     return [(i, j) for i in range(ph) for j in range(pw)]
 
 
-def max_pool_forward(x, pool_param, num_threads=None):
+def max_pool_forward(x, pool_param):
     """Max pooling for a tiling pool: out (N, C, H_out, W_out) and a :class:`FastPoolCache`."""
-    threads = resolve_threads(num_threads, "max_pool_forward")
+    threads = num_threads()
     if not pool_tiles_input(x, pool_param):
         raise ValueError(f"max_pool_forward: the fast kernel needs windows that tile the input, "
                          f"got {pool_param} for {x.shape}")
@@ -82,9 +83,9 @@ def max_pool_forward(x, pool_param, num_threads=None):
     return out, FastPoolCache(x.shape, first, (ph, pw), x.dtype)
 
 
-def max_pool_backward(dout, cache, num_threads=None):
+def max_pool_backward(dout, cache):
     """Backward pass of :func:`max_pool_forward`: dx (N, C, H, W), dout at each first maximum."""
-    threads = resolve_threads(num_threads, "max_pool_backward")
+    threads = num_threads()
     check_array("max_pool_backward", "dout", dout, ndim=4)
     check_shape("max_pool_backward", "dout", dout, cache.first.shape)
     N, C, H, W = cache.x_shape

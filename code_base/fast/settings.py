@@ -24,7 +24,7 @@ from ..utils.checks import check_bool, check_int
 from . import fpu
 from .parallel import single_threaded_blas
 
-__all__ = ["enabled", "num_threads", "configure", "disabled", "session", "resolve_threads"]
+__all__ = ["enabled", "num_threads", "configure", "disabled", "session"]
 
 
 class _Settings(NamedTuple):
@@ -51,11 +51,6 @@ def num_threads():
     """The thread count of the fast kernels in effect (set by :func:`configure`; default: cores)."""
     configured = _current.get().num_threads
     return _default_threads() if configured is None else configured
-
-
-def resolve_threads(value, where):
-    """For the kernels: a per-call ``value`` checked as an integer >= 1, else :func:`num_threads`."""
-    return num_threads() if value is None else check_int(where, "num_threads", value, 1)
 
 
 @contextlib.contextmanager

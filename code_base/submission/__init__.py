@@ -14,7 +14,8 @@ assignment's calls on the inputs, :mod:`.grader` the checks of a student's outpu
 """
 
 from .compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_DROPOUT_SEED,
-                      DEFAULT_INPUT_SEED, DROPOUT_BACKWARD_P, DROPOUT_FORWARD_P, POOL_PARAM,
+                      DEFAULT_INPUT_SEED, DROPOUT_BACKWARD_P, DROPOUT_FORWARD_P, GRID,
+                      INPUT_BOUND, POOL_PARAM,
                       compute_deterministic, compute_dropout, compute_outputs, make_inputs, run,
                       summary_table)
 from .files import (INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError, SubmissionError, file_name,
@@ -25,7 +26,7 @@ from .packer import PackError, PackResult, pack, pack_listing
 
 __all__ = [
     "CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_FORWARD_P",
-    "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED",
+    "DROPOUT_BACKWARD_P", "DEFAULT_INPUT_SEED", "DEFAULT_DROPOUT_SEED", "GRID", "INPUT_BOUND",
     "make_inputs", "compute_deterministic", "compute_dropout", "compute_outputs", "run",
     "summary_table",
     "INPUT_SHAPES", "OUTPUT_SHAPES", "SubmissionError", "MissingFileError", "file_name",

@@ -1,6 +1,6 @@
 """python -m code_base.submission {make-inputs,run,grade,pack,grade-class}: the hand-in files' command line.
 
-Exit codes: 0 success, 1 a graded check failed, 2 unusable inputs (one line on stderr), 130 on
+Exit codes: 0 success, 1 a graded check failed (or, for run, a function not written or failing), 2 unusable inputs (one line on stderr), 130 on
 Ctrl-C.  See code_base/submission/grader.py for what `grade` checks, handin_cli.py for pack and
 classgrade/cli.py for grade-class (the instructor's; the student release does not have it).
 """
@@ -13,7 +13,8 @@ import sys
 
 from ..utils.cli import ArgumentParser, non_negative_int
 from .compute import DEFAULT_DROPOUT_SEED, DEFAULT_INPUT_SEED, make_inputs, run, summary_table
-from .files import INPUT_SHAPES, SubmissionError, write_folder
+from ..check.runner import describe_error, todo_reason
+from .files import INPUT_SHAPES, OUTPUT_SHAPES, SubmissionError, write_folder
 from .grader import BOUND_TEXT, grade, results_table
 from . import handin_cli
 
@@ -59,6 +60,20 @@ def _check_fresh(folder, force):
                               f"{len(INPUT_SHAPES)}, e.g. {there[0]}); add --force to replace them")
 
 
+def _run(args):
+    """`run`: write the outputs of the functions that run; one line for each that does not."""
+    outputs, failures = run(args.inputs, args.outputs, args.seed, partial=True)
+    if outputs:
+        print(summary_table(outputs))
+    print(f"wrote {len(outputs)} of {len(OUTPUT_SHAPES)} files to {args.outputs}")
+    for function, error in failures.items():
+        if isinstance(error, NotImplementedError):
+            print(f"{function}: {todo_reason(function, error)}")
+        else:
+            print(f"error: {function} fails on {args.inputs}: {describe_error(error)}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -70,9 +85,7 @@ def main(argv=None):
             write_folder(args.out, make_inputs(args.seed))
             print(f"wrote {len(INPUT_SHAPES)} input files to {args.out} (seed {args.seed})")
         elif args.command == "run":
-            outputs = run(args.inputs, args.outputs, args.seed)
-            print(summary_table(outputs))
-            print(f"wrote {len(outputs)} files to {args.outputs}")
+            return _run(args)
         else:
             results = grade(args.inputs, args.outputs, args.reference)
             print(results_table(results))

@@ -3,7 +3,8 @@
 Every array travels as text, flattened in C (row-major) order, one value per line for the
 convolution and max-pool files and as rows of space-separated values for the dropout files.
 Values are written with '%.18e' (19 significant figures), enough to round-trip float64.
-Readers accept commas or whitespace between values, as the original 2017 files used both.
+Readers accept commas or whitespace between values, as the original 2017 files used both, and a
+UTF-8 byte order mark at the start (some editors and spreadsheets write one).
 """
 import io
 import os
@@ -71,7 +72,7 @@ def parse_values(path):
     Raises MissingFileError if absent and SubmissionError if the text is not a table of numbers.
     """
     try:
-        with open(path, encoding='utf-8') as f:
+        with open(path, encoding='utf-8-sig') as f:  # -sig: a leading byte order mark is skipped
             text = f.read()
     except FileNotFoundError:
         raise MissingFileError(f'{path}: file not found') from None
@@ -130,16 +131,17 @@ def format_array(name, array):
     return buf.getvalue()
 
 
-def write_folder(folder, arrays):
+def write_folder(folder, arrays, remove=()):
     """Write each `name -> array` to `folder/name.csv`, replacing the folder in one step.
 
     The files are written into a sibling folder, with the files of `folder` that are not
     rewritten (anything but the `name.csv` files), which then takes the place of `folder`
     (see code_base.utils.fileio): a reader, or a crash, sees all the old files or all the new
     ones. `folder` is created if needed. Raises SubmissionError, before anything is written,
-    when `folder` is a file or holds subfolders, and when it cannot be written.
+    when `folder` is a file or holds subfolders, and when it cannot be written.  The files named
+    in `remove` are not carried over.
     """
-    owned = {file_name(name) for name in arrays}
+    owned = {file_name(name) for name in arrays} | set(remove)
     staging = sibling(folder, 'staging')
     try:
         check_replaceable('output folder', folder, owned)

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from ..check import calls
 from .files import SubmissionError
 
 __all__ = ["CODE_DIR", "OUTPUT_DIR", "REPORT", "REPORT_PAGES", "FUNCTIONS", "FUNCTION_OUTPUTS",
@@ -26,15 +27,8 @@ REPORT_PAGES = (1, 2)
 _ID = re.compile(r"[a-z0-9]{1,32}")
 
 # The functions the assignment has students write, and the output files each one produces.
-FUNCTION_OUTPUTS = {
-    "conv_forward": ("conv_forward_out",),
-    "conv_backward": ("conv_backward_out_dx", "conv_backward_out_dw", "conv_backward_out_db"),
-    "max_pool_forward": ("maxpool_forward_out",),
-    "max_pool_backward": ("maxpool_backward_out",),
-    "dropout_forward": ("dropout_forward_out_train", "dropout_forward_out_test"),
-    "dropout_backward": ("dropout_backward_out_train", "dropout_backward_out_test"),
-}
-FUNCTIONS = tuple(FUNCTION_OUTPUTS)
+FUNCTIONS = calls.FUNCTIONS
+FUNCTION_OUTPUTS = calls.FUNCTION_OUTPUTS
 
 # CIFAR-10's python batches, its archives and folders (any case).
 _CIFAR_PATTERNS = ("data_batch_*", "test_batch", "batches.meta", "cifar-10*", "cifar10*", "cifar-100*")

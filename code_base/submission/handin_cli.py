@@ -6,7 +6,8 @@ or folders.  The instructor's `grade-class` lives in :mod:`.classgrade.cli`.
 import sys
 
 from .handin import REPORT_PAGES
-from .packer import MAX_FILE_BYTES, MAX_TOTAL_BYTES, PackError, pack, pack_listing
+from .own_check import check_table
+from .packer import MAX_FILE_BYTES, MAX_TOTAL_BYTES, PackError, find_root, pack, pack_listing
 
 __all__ = ["COMMANDS", "add_parsers", "run_command"]
 
@@ -17,8 +18,9 @@ def add_parsers(sub):
     p = sub.add_parser(
         "pack", help="build the hand-in zip ID.zip after checking it",
         description="Zip code_base/, output_files/ and report.pdf under a folder named by your ID, "
-                    "after checking: the ID (letters and digits, written in lower case), `grade` "
-                    f"passing, report.pdf of {REPORT_PAGES[0]}-{REPORT_PAGES[1]} pages, no CIFAR data, "
+                    "after checking: the ID (letters and digits, written in lower case), "
+                    "output_files/ holding what your code gives now (functions not written yet are "
+                    f"listed, and packed as they are), report.pdf of {REPORT_PAGES[0]}-{REPORT_PAGES[1]} pages, no CIFAR data, "
                     f"no file over {MAX_FILE_BYTES >> 20} MiB and at most {MAX_TOTAL_BYTES >> 20} MiB in all.")
     p.add_argument("--id", required=True, help="your student ID, e.g. e0123456g")
     p.add_argument("--out", default=None, help="folder to write ID.zip in (default: the project folder)")
@@ -27,6 +29,9 @@ def add_parsers(sub):
 
 
 def _pack(args):
+    table = check_table(find_root() if args.root is None else args.root)
+    if table:
+        print("\n".join(table), flush=True)
     try:
         result = pack(args.id, root=args.root, out=args.out)
     except PackError as e:

@@ -3,8 +3,9 @@
 The sources are taken from the project folder `root`: by default the nearest of the current folder
 and its parents that holds code_base/ (the repository, when run from inside it). Before anything
 is written every check runs, and each failure is one line: the ID's form (handin.student_id),
-`grade` passing on root/output_files against root/input_files, report.pdf being a PDF of 1-2
-pages, and no CIFAR data (CIFAR-10 file names, .npy/.npz files of 32x32 images), virtual
+root/output_files holding what the project's own code gives on root/input_files now, with
+plausible dropout statistics (own_check; functions not written yet are listed, not refused),
+report.pdf being a PDF of 1-2 pages, the --out folder being writable, and no CIFAR data (CIFAR-10 file names, .npy/.npz files of 32x32 images), virtual
 environment, symbolic link or file over MAX_FILE_BYTES inside code_base/, nor more than
 MAX_TOTAL_BYTES in all. __pycache__, *.pyc and OS litter are left out; so are files of output_files/
 other than the ten outputs (pack lists them).
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from ..utils.fileio import atomic_write, zip_member
 from .files import OUTPUT_SHAPES, SubmissionError, file_name
-from .grader import grade
+from .own_check import check_outputs
 from .handin import (CODE_DIR, OUTPUT_DIR, REPORT, REPORT_PAGES, count_pages, holds_images,
                      is_cifar_name, is_junk, student_id)
 
@@ -46,6 +47,7 @@ class PackResult:
     zip_bytes: int
     left_out: list  # (path relative to root, why)
     pages: int
+    unwritten: list = dataclasses.field(default_factory=list)  # functions still stubs (TODO)
 
 
 def find_root(start=None):
@@ -128,20 +130,6 @@ def write_zip(path, members):
     return Path(path).stat().st_size
 
 
-def _check_outputs(root):
-    try:
-        results = grade(root / "input_files", root / OUTPUT_DIR)
-    except SubmissionError as e:
-        return [f"cannot grade {OUTPUT_DIR}/: {e}"]
-    failed = [r for r in results if not r.passed]
-    if not failed:
-        return []
-    r = failed[0]
-    what = r.note if r.check == "file" else f"{r.check} = {r.measured:.3g} (limit {r.limit})"
-    return [f"{OUTPUT_DIR}/: {len(failed)} of {len(results)} grader checks fail, first {r.file}: {what}; "
-            f"see `python -m code_base.submission grade`"]
-
-
 def _check_report(root):
     try:
         pages = count_pages(root / REPORT)
@@ -168,22 +156,39 @@ def pack(student, root=None, out=None):
     root = find_root() if root is None else Path(root)
     if not (root / CODE_DIR).is_dir():
         raise PackError(problems + [f"{root}: no {CODE_DIR}/ folder"])
+    out = root if out is None else Path(out)
+    problems += _check_out(out)
     members, more, left_out = handin_members(root, sid)
     pages, report_problems = _check_report(root)
-    problems += more + _check_outputs(root) + report_problems
+    outputs = check_outputs(root)
+    problems += more + outputs.problems + report_problems
     if problems:
         raise PackError(problems)
-    out = root if out is None else Path(out)
-    if not out.is_dir():
-        raise PackError([f"{out}: folder not found"])
-    zip_bytes = write_zip(out / f"{sid}.zip", members)
+    try:
+        zip_bytes = write_zip(out / f"{sid}.zip", members)
+    except OSError as e:  # a full disk, a folder that became read-only: nothing is left behind
+        raise PackError([f"{out}: cannot write {sid}.zip ({e.strerror or e})"]) from None
     sizes = [(name, None if p is None else p.stat().st_size) for name, p in members]
-    return PackResult(out / f"{sid}.zip", sizes, zip_bytes, left_out, pages)
+    return PackResult(out / f"{sid}.zip", sizes, zip_bytes, left_out, pages, outputs.unwritten)
+
+
+def _check_out(out):
+    """The problem with the --out folder `out` (missing, a file, not writable), if any."""
+    if not out.exists():
+        return [f"{out}: folder not found"]
+    if not out.is_dir():
+        return [f"{out}: a file, not a folder; --out names the folder to write ID.zip in"]
+    if not os.access(out, os.W_OK | os.X_OK):
+        return [f"{out}: cannot write in this folder (permission denied)"]
+    return []
 
 
 def pack_listing(result):
     """What pack prints: the members with their sizes, what was left out, the zip's size."""
-    lines = [f"{'bytes':>9}  member"]
+    lines = []
+    if result.unwritten:
+        lines.append(f"not written yet (handed in as the release's stubs): {', '.join(result.unwritten)}")
+    lines.append(f"{'bytes':>9}  member")
     lines += [f"{'':>9}  {name}/" if size is None else f"{size:9d}  {name}" for name, size in result.members]
     lines += [f"left out: {path} ({why})" for path, why in result.left_out]
     files = sum(size is not None for _, size in result.members)

@@ -1,14 +1,18 @@
 """python -m code_base.training {train,search}: the training pipeline's command line."""
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
-from ..utils.cli import ArgumentParser, non_negative_int, positive_int
-from .config import load_config, resolve_config
-from .search import load_spec, run_search
-from .train import run
+try:  # NumPy and the kernels take a moment to import: a Ctrl-C then gets one line too
+    import os
+    from pathlib import Path
+
+    from ..utils.cli import ArgumentParser, non_negative_int, positive_int
+    from .config import load_config, resolve_config
+    from .search import load_spec, run_search
+    from .train import run
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted while starting: nothing was written\n")
+    sys.exit(130)
 
 TRAIN_HELP = """Train a ThreeLayerConvNet on CIFAR2 from a JSON config, evaluate it and save the run
 folder (config.json, history.json, params.npz, W1.npy, summary.json, checkpoint.npz);

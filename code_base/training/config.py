@@ -12,8 +12,7 @@ Config keys (all optional; defaults in DEFAULT_CONFIG):
   solver   update_rule, optim_config, batch_size, num_epochs, num_train_samples,
            num_val_samples, checkpoint_every (null = no checkpoints),
            keep: "best" (the Solver's choice: the epoch with the best validation accuracy) or
-           "final" (the parameters after the last epoch, read back from the final checkpoint;
-           sensible when a schedule decays to ~0 and the validation split is too small to rank
+           "final" (the parameters after the last epoch; sensible when a schedule decays to ~0 and the validation split is too small to rank
            epochs: 200 images give accuracies +-2.5 %)
   schedule null or {"name": "constant"|"step"|"cosine", ..., "warmup_epochs": k}
            (a cosine without num_epochs spans the run); see code_base.training.schedules
@@ -31,7 +30,7 @@ from ..optim import UPDATE_RULES, validate_config
 from ..utils.checks import check_bool, check_int, check_probability, check_real
 from . import schedules
 
-__all__ = ["DEFAULT_CONFIG", "SCHEMA", "resolve_config", "check_config", "load_config",
+__all__ = ["DEFAULT_CONFIG", "SCHEMA", "LIMITS", "merge", "resolve_config", "check_config", "load_config",
            "config_id", "config_differences"]
 
 DEFAULT_CONFIG = {
@@ -51,8 +50,21 @@ DEFAULT_CONFIG = {
 _FREE_FORM = {("solver", "optim_config"), ("schedule",)}
 
 
-def _int(minimum, allow_none=False):
-    return lambda where, name, value: check_int(where, name, value, minimum, allow_none=allow_none)
+IMAGE_SIDE = 32  # CIFAR's images are 32 x 32
+# Upper bounds a CIFAR2 network of this kind never needs; beyond them a typo (an extra zero)
+# would ask for gigabytes.  W2 alone holds num_filters * 16 * 16 * hidden_dim weights.
+LIMITS = {"model.num_filters": 256, "model.filter_size": IMAGE_SIDE - 1,
+          "model.hidden_dim": 4096, "augment.padding": IMAGE_SIDE // 2,
+          "augment.cutout": IMAGE_SIDE}
+
+
+def _int(minimum, allow_none=False, maximum=None, why=""):
+    def check(where, name, value):
+        value = check_int(where, name, value, minimum, allow_none=allow_none)
+        if maximum is not None and value is not None and value > maximum:
+            raise ValueError(f"{where}: {name} must be at most {maximum}{why}, got {value}")
+        return value
+    return check
 
 
 def _choice(*options):
@@ -63,7 +75,8 @@ def _choice(*options):
 
 
 def _odd(where, name, value):
-    if check_int(where, name, value, 1) % 2 == 0:
+    value = _int(1, maximum=LIMITS[name], why=" (the image is 32 pixels wide)")(where, name, value)
+    if value % 2 == 0:
         raise ValueError(f"{where}: {name} must be odd (for size-preserving padding), got {value}")
 
 
@@ -81,34 +94,43 @@ SCHEMA = {
     "seed": _int(0),
     "data.num_training": _int(1), "data.num_validation": _int(0), "data.num_test": _int(0),
     "data.seed": _int(0), "data.normalize": check_bool,
-    "model.num_filters": _int(1), "model.filter_size": _odd, "model.hidden_dim": _int(1),
+    "model.num_filters": _int(1, maximum=LIMITS["model.num_filters"]),
+    "model.filter_size": _odd, "model.hidden_dim": _int(1, maximum=LIMITS["model.hidden_dim"]),
     "model.weight_scale": _weight_scale, "model.reg": lambda w, n, v: check_real(w, n, v, 0),
     "model.dropout": _drop_probability, "model.num_threads": _int(1, allow_none=True),
     "solver.update_rule": _choice(*UPDATE_RULES), "solver.batch_size": _int(1),
     "solver.num_epochs": _int(1), "solver.num_train_samples": _int(1, allow_none=True),
     "solver.num_val_samples": _int(1, allow_none=True),
     "solver.checkpoint_every": _int(1, allow_none=True), "solver.keep": _choice("best", "final"),
-    "augment.padding": _int(0), "augment.flip": check_bool, "augment.cutout": _int(0),
+    "augment.padding": _int(0, maximum=LIMITS["augment.padding"], why=" (half the image side)"),
+    "augment.flip": check_bool,
+    "augment.cutout": _int(0, maximum=LIMITS["augment.cutout"], why=" (the image side)"),
     "eval.flip_tta": check_bool,
 }
 
 
-def _merge(base, update, where, path=()):
-    """Deep-merge ``update`` into a copy of ``base``; unknown keys raise ValueError."""
+def merge(base, update, where, path=()):
+    """Deep-merge ``update`` into a copy of ``base``: the one merge of configs.
+
+    Sections merge key by key; an unknown key or a section that is not a JSON object (null
+    included) raises ValueError naming it.  Free-form values (solver.optim_config, schedule)
+    are replaced as a whole; schedule alone may be null.
+    """
+    name = ".".join(path) or "the config"
+    if not isinstance(update, dict):
+        raise ValueError(f"{where}: {name} must be a JSON object, got {json.dumps(update)}")
     if path in _FREE_FORM:
         return copy.deepcopy(update)
-    if not isinstance(update, dict):
-        raise ValueError(f"{where}: {'.'.join(path) or 'the config'} must be a JSON object, "
-                         f"got {update!r}")
     out = copy.deepcopy(base)
     for key, value in update.items():
         if key not in base:
             section = ".".join(path) or "the top level"
             raise ValueError(f"{where}: unknown config key {key!r} in {section}; "
                              f"known keys: {sorted(base)}")
-        if isinstance(base[key], dict) or (*path, key) in _FREE_FORM:
-            out[key] = (_merge(base[key] or {}, value, where, (*path, key)) if value is not None
-                        else None)
+        if (*path, key) == ("schedule",) and value is None:
+            out[key] = None
+        elif isinstance(base[key], dict) or (*path, key) in _FREE_FORM:
+            out[key] = merge(base[key] or {}, value, where, (*path, key))
         else:
             out[key] = value
     return out
@@ -125,17 +147,20 @@ def check_config(cfg, where="config"):
         schedules.from_config(cfg["schedule"])
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
-    if solver["keep"] == "final" and not solver["checkpoint_every"]:
-        raise ValueError(f"{where}: solver.keep 'final' reads the last checkpoint: "
-                         "set solver.checkpoint_every")
+    warmup = (cfg["schedule"] or {}).get("warmup_epochs", 0)
+    if isinstance(warmup, int) and warmup > solver["num_epochs"]:
+        raise ValueError(f"{where}: schedule.warmup_epochs is {warmup}, longer than the run "
+                         f"(solver.num_epochs {solver['num_epochs']})")
 
 
-def resolve_config(config, epochs=None, seed=None, where="config"):
-    """Defaults + ``config`` + command-line overrides -> a complete, checked config dict.
-
-    ``where`` names the config's source (e.g. its file) in error messages.
+def resolve_config(*configs, epochs=None, seed=None, where="config"):
+    """Defaults + ``configs`` (merged in turn) + command-line overrides -> a complete, checked
+    config dict.  ``where`` names the configs' source (e.g. a file) in error messages.
     """
-    cfg = _merge(DEFAULT_CONFIG, config, where)
+    cfg = DEFAULT_CONFIG
+    for config in configs:
+        cfg = merge(cfg, config, where)
+    cfg = copy.deepcopy(cfg)
     if epochs is not None:
         cfg["solver"]["num_epochs"] = epochs
     if seed is not None:
@@ -152,8 +177,16 @@ def load_config(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
+    def refuse_duplicates(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ValueError(f"{path}: duplicate key {repeated[0]!r} (a repeated key would "
+                             "silently replace the first one's value)")
+        return dict(pairs)
+
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=refuse_duplicates)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from e
 

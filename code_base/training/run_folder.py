@@ -11,23 +11,42 @@ between its summary and the swap is published by the next command.  A resumed ru
 equals the uninterrupted one bit for bit: the checkpoint holds the solver's and the model's
 generators, and it records the config's fingerprint, so that a checkpoint of another config
 is refused.
+
+One run at a time per folder: :meth:`RunFolder.lock` takes an advisory ``fcntl`` lock on the
+file ``.NAME.lock`` beside it (holding the holder's pid) for the whole run, and a second run on
+the same folder is refused in one line naming the holder.  The lock goes with the process,
+however it ends.
 """
 
+import contextlib
 import datetime
+import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
 from ..utils.fileio import (carry_over, check_replaceable, recover_folder, remove_temporaries,
                             replace_folder, sibling)
 from .config import config_differences, config_id
-from .files import save_json
+from .run_files import save_json
 
-__all__ = ["RUN_FILES", "RunFolder"]
+__all__ = ["RUN_FILES", "RunFolder", "FolderBusy"]
 
 RUN_FILES = ("config.json", "history.json", "params.npz", "W1.npy", "summary.json",
              "checkpoint.npz")
 MARKER = "in-progress.json"
+
+
+def _same_file(path, f):
+    try:
+        return os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+class FolderBusy(OSError):
+    """Another process holds the run folder's lock."""
 
 
 class RunFolder:
@@ -37,6 +56,38 @@ class RunFolder:
         self.out = Path(out)
         self.work = sibling(self.out, "partial")
         self.checkpoint = self.work / "checkpoint.npz"
+        self.lock_file = sibling(self.out, "lock")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder's lock for the ``with`` block; FolderBusy if another process has it.
+
+        The lock file is removed on the way out, while still locked; a process that opened it
+        just before then finds, once it has the lock, that the name points elsewhere, and
+        tries again.
+        """
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            f = open(self.lock_file, "a+")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                f.close()
+                raise FolderBusy(f"train: {self.out} is in use by another run (pid {holder}, "
+                                 f"lock {self.lock_file}): wait for it to finish") from None
+            if _same_file(self.lock_file, f):
+                break
+            f.close()
+        try:
+            f.truncate(0)
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            yield self
+        finally:
+            self.lock_file.unlink(missing_ok=True)
+            f.close()
 
     def recover(self):
         """Finish what a killed run left half done: a swap cut short, a complete run not yet

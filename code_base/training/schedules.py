@@ -112,6 +112,9 @@ def from_config(config):
     if not isinstance(config, dict) or "name" not in config:
         raise ValueError(f"schedule config must be a dict with a 'name', got {config!r}")
     name = config["name"]
+    if not isinstance(name, str):
+        raise ValueError(f"schedule.name must be a string, one of {sorted(_BUILDERS)}; "
+                         f"got {name!r}")
     if name not in _BUILDERS:
         raise ValueError(f"unknown schedule name {name!r}; valid names are {sorted(_BUILDERS)}")
     cls, allowed = _BUILDERS[name]

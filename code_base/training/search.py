@@ -20,7 +20,6 @@ training time and a fingerprint of the full config.  It is rewritten after every
 interrupted search continues where it stopped.
 """
 
-import copy
 import csv
 import io
 import json
@@ -33,7 +32,7 @@ from ..utils.checks import check_int
 from ..utils.fileio import atomic_write
 from . import train
 from .config import config_id, load_config, resolve_config
-from .files import save_json
+from .run_files import save_json
 
 __all__ = ["load_spec", "variant_config", "run_search", "write_table", "read_table", "COLUMNS"]
 
@@ -65,24 +64,13 @@ def load_spec(path):
     return spec
 
 
-def _deep_update(base, update):
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "schedule":
-            out[key] = _deep_update(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def variant_config(spec, variant, epochs=None, where="search spec"):
     """The resolved train config of one variant (base + its overrides, epochs of the search)."""
     overrides = {k: v for k, v in variant.items() if k != "name"}
     if not isinstance(spec["base"], dict):
         raise ValueError(f"{where}: 'base' must be a JSON object (a train config)")
-    merged = _deep_update(spec["base"], overrides)
     epochs = spec["epochs"] if epochs is None else check_int(where, "epochs", epochs, 1)
-    return resolve_config(merged, epochs=epochs, where=where)
+    return resolve_config(spec["base"], overrides, epochs=epochs, where=where)
 
 
 def _row(variant, config, summary, history, fingerprint):
@@ -143,8 +131,7 @@ def run_search(spec, out, *, epochs=None, only=None, reuse=False, progress=False
         log(f"[{i}/{len(variants)}] {variant['name']}: {overrides}")
         with tempfile.TemporaryDirectory(prefix="search-") as tmp:
             # The table reports the best validation accuracy: no checkpoints are needed.
-            config = dict(config, solver=dict(config["solver"], checkpoint_every=None,
-                                              keep="best"))
+            config = dict(config, solver=dict(config["solver"], checkpoint_every=None))
             summary = train.run(config, tmp, progress=progress, log=lambda m: None)
             history = json.loads((Path(tmp) / "history.json").read_text())
         row = _row(variant, config, summary, history, fingerprint)

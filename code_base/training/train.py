@@ -40,13 +40,12 @@ from .. import fast
 from ..classifiers.cnn import ThreeLayerConvNet
 from ..data_utils import get_CIFAR2_data
 from ..solver import Solver
-from ..utils.checkpoint import load_checkpoint
 from ..utils.checks import check_int, check_real
 from ..utils.fileio import atomic_write
 from . import schedules
 from .augment import make_augment
 from .config import config_id
-from .files import save_json, save_params, sha256
+from .run_files import save_json, save_params, sha256
 from .run_folder import RunFolder
 
 __all__ = ["derive_seeds", "build_model", "prepare_data", "predict", "confusion_matrix", "run",
@@ -144,8 +143,13 @@ def run(config, out_dir, *, max_steps=None, reuse=False, resume=False, progress=
 
 
 def _run(config, out_dir, max_steps, reuse, resume, progress, log):
-    out = Path(out_dir)
-    folder = RunFolder(out)
+    folder = RunFolder(out_dir)
+    with folder.lock():  # one run per folder: recover() must not touch another run's files
+        return _run_locked(folder, config, max_steps, reuse, resume, progress, log)
+
+
+def _run_locked(folder, config, max_steps, reuse, resume, progress, log):
+    out = folder.out
     folder.recover()
     if reuse:
         old = _reusable_summary(out / "summary.json", config, max_steps, log)
@@ -157,7 +161,7 @@ def _run(config, out_dir, max_steps, reuse, resume, progress, log):
     t_start = time.perf_counter()
     data, scale = prepare_data(config["data"])
     t_data = time.perf_counter() - t_start
-    model, solver, keep = _make_solver(config, data, checkpoint, max_steps, progress)
+    model, solver = _make_solver(config, data, checkpoint, max_steps, progress)
     if resume:
         solver.restore(checkpoint)
         log(f"resuming from {checkpoint} after epoch {solver.epoch}")
@@ -165,11 +169,7 @@ def _run(config, out_dir, max_steps, reuse, resume, progress, log):
     t0 = time.perf_counter()
     solver.train()
     train_seconds = time.perf_counter() - t0
-    kept_epoch = int(np.argmax(solver.val_acc_history))  # the first best, as the Solver keeps
-    if keep == "final":
-        model.params.update(load_checkpoint(checkpoint)["params"])  # saved after the last epoch
-        kept_epoch = solver.epoch
-
+    kept_epoch = solver.kept_epoch
     params = {k: v.copy() for k, v in model.params.items()}
     params["W1"] = params["W1"] / np.asarray(scale, dtype=params["W1"].dtype)
     model.params.update(params)
@@ -204,10 +204,9 @@ def _reusable_summary(summary_path, config, max_steps, log):
 
 
 def _make_solver(config, data, checkpoint, max_steps, progress):
-    """(model, solver, keep) for the config; max_steps trims the data and epochs."""
+    """(model, solver) for the config; max_steps trims the data and epochs."""
     sv = dict(config["solver"])
     num_epochs, checkpoint_every = sv.pop("num_epochs"), sv.pop("checkpoint_every")
-    keep = sv.pop("keep")
     if max_steps is not None:
         n_used, num_epochs = _max_steps_plan(max_steps, len(data["X_train"]), sv["batch_size"],
                                              num_epochs)
@@ -223,32 +222,33 @@ def _make_solver(config, data, checkpoint, max_steps, progress):
                     checkpoint_tag=config_id(config) if checkpoint_every else None,
                     checkpoint_every=(min(checkpoint_every, num_epochs) if checkpoint_every
                                       else None))
-    return model, solver, keep
+    return model, solver
 
 
 def _evaluate(model, data, flip_tta):
-    """Test-set predictions: scores, labels and accuracies (with and without flip_tta)."""
-    scores = predict(model, data["X_test"], flip_tta=flip_tta)
-    y_test, y_pred = data["y_test"], np.argmax(scores, axis=1)
-    accuracy = float(np.mean(y_pred == y_test))
-    plain = accuracy
-    if flip_tta:  # also report the accuracy without the mirror images
-        plain = float(np.mean(np.argmax(predict(model, data["X_test"]), axis=1) == y_test))
-    return {"scores": scores, "y_test": y_test, "y_pred": y_pred, "accuracy": accuracy,
-            "accuracy_without_flip_tta": plain}
+    """Test-set predictions: scores, labels and accuracies (with and without flip_tta).
+
+    Each test image and (with flip_tta) its mirror image is scored once: the plain accuracy
+    comes from the plain scores, the reported one from their average with the mirror's.
+    """
+    X_test, y_test = data["X_test"], data["y_test"]
+    plain = predict(model, X_test)
+    scores = 0.5 * (plain + predict(model, X_test[:, :, :, ::-1])) if flip_tta else plain
+    y_pred = np.argmax(scores, axis=1)
+    return {"scores": scores, "y_test": y_test, "y_pred": y_pred,
+            "accuracy": float(np.mean(y_pred == y_test)),
+            "accuracy_without_flip_tta": float(np.mean(np.argmax(plain, axis=1) == y_test))}
 
 
 def _write_run(out, config, params, solver, model, results, kept_epoch, timing, scale, max_steps):
     """Write params.npz, W1.npy, history.json and, last, summary.json; returns the summary."""
     save_params(out / "params.npz", params)
     atomic_write(out / "W1.npy", lambda f: np.save(f, params["W1"]))
-    lrs = [solver.base_learning_rate * (solver.lr_schedule(e) if solver.lr_schedule else 1.0)
-           for e in range(solver.num_epochs)]
     save_json(out / "history.json", {
         "loss_history": [round(float(x), 5) for x in solver.loss_history],
         "train_acc_history": solver.train_acc_history,
         "val_acc_history": solver.val_acc_history,
-        "learning_rate_per_epoch": lrs,
+        "learning_rate_per_epoch": solver.lr_history,
         "iterations_per_epoch": solver.iterations_per_epoch,
     })
     scores, y_test, y_pred = results["scores"], results["y_test"], results["y_pred"]
@@ -259,7 +259,7 @@ def _write_run(out, config, params, solver, model, results, kept_epoch, timing, 
         "test_accuracy": results["accuracy"],
         "test_accuracy_without_flip_tta": results["accuracy_without_flip_tta"],
         "best_val_accuracy": solver.best_val_acc,
-        "best_epoch": int(np.argmax(solver.val_acc_history)),
+        "best_epoch": solver.best_epoch,
         "kept_epoch": kept_epoch,
         "kept_val_accuracy": solver.val_acc_history[kept_epoch],
         "final_train_accuracy": solver.train_acc_history[-1],
