@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...check.hints import hint_for_call
 from .report import Cell, StudentGrade, cell_from_results
 from ..files import OUTPUT_SHAPES, SubmissionError, file_name, write_folder
 from ..grader import grade
@@ -169,15 +170,7 @@ def _printed_note(run):
 
 
 def _hint(function, inputs, got, expected):
-    """The student check's hint for a failing function, or None."""
-    try:
-        from ...check.hints import hint_for_call
-    except ModuleNotFoundError as e:
-        # TODO(lead, at merge): code_base.check.hints comes from the check branch; once merged,
-        # drop this except clause so that a missing module is an error again.
-        if e.name in ("code_base.check.hints", f"{__package__.rsplit('.', 2)[0]}.check.hints"):
-            return None
-        raise
+    """The student check's hint for a failing function (the same words `check` prints), or None."""
     return hint_for_call(function, inputs, got, expected)
 
 
@@ -192,9 +185,9 @@ def _code_cell(f, run, ctx, sheet):
         sheet.notes.append(f"{f} printed to stdout: {run.printed.strip()[:200]!r}")
     cell = cell_from_results(sheet.code_results, f, _printed_note(run))
     if not cell.passed:
-        names = [n for n in FUNCTION_OUTPUTS[f]]
-        hint = _hint(f, ctx.fresh_arrays, {n: run.arrays[n] for n in names},
-                     {n: ctx.expected.get(n) for n in names})
+        names = FUNCTION_OUTPUTS[f]
+        hint = _hint(f, ctx.fresh_arrays, {n: run.arrays[n] for n in names if n in run.arrays},
+                     {n: ctx.expected[n] for n in names if n in ctx.expected})
         if hint:
             sheet.notes.append(f"hint for {f}: {hint}")
     return cell
