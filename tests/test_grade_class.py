@@ -346,3 +346,11 @@ def test_grade_class_cli(tmp_path):
                           tmp_path / "nowhere", "--out", tmp_path / "g.csv"],
                          capture_output=True, text=True, cwd=REPO, timeout=60)
     assert bad.returncode == 2 and bad.stderr == f"error: {tmp_path / 'nowhere'}: folder not found\n"
+
+
+def test_a_failing_function_gets_the_checks_hint(graded):
+    _, _, submissions = graded
+    text = (submissions / "feedback" / f"{MISTAKE_ID['every tied maximum']}.txt").read_text()
+    assert "- hint for max_pool_backward: on a tie only the FIRST maximum (row-major) gets the gradient" in text
+    text = (submissions / "feedback" / f"{MISTAKE_ID['keep-p dropout']}.txt").read_text()
+    assert "- hint for dropout_forward: p is the probability of DROPPING a unit" in text

@@ -189,7 +189,8 @@ def test_no_student_changes_anothers_inputs_and_odd_names_are_listed(tmp_path):
                "        try:\n            open(path, 'wb').write(b'spoiled')\n        except OSError:\n"
                "            pass\n    raise RuntimeError('tried')\n")
     hand_in(subs, "e1", rewrite)
-    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/RELEASE.json", b'{"release": "r1"}'), ("code_base/layers.py/inner.py", b""),
+    hand_in(subs, "e2", extra=[("x" * 303 + ".py", b""), ("code_base/RELEASE.json", b'{"release": "r1"}'),
+                               ("code_base/layers.py/inner.py", b""),
                                ("notes\x1b[31m\n.txt", b"")])
     result = grade_class(subs, tmp_path / "grades.csv", inputs=INPUTS, seed=3, timeout=10)
     first, second = result.grades
@@ -211,7 +212,17 @@ def _cli(*args, **kw):
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_sigterm_keeps_finished_rows_and_resume_continues(tmp_path):
+def _interrupt(proc, signum, out, rows):
+    """Send `signum` once `out` holds `rows` rows and e2's endless call has started."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") == rows + 1):
+        time.sleep(0.1)
+    time.sleep(1.5)  # e2's conv_forward is asleep in its sandbox now
+    proc.send_signal(signum)
+    return proc.communicate(timeout=30)[1]
+
+
+def test_ctrl_c_and_sigterm_keep_finished_rows_and_resume_continues(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()
     hand_in(subs, "e1")
@@ -220,23 +231,22 @@ def test_sigterm_keeps_finished_rows_and_resume_continues(tmp_path):
     out, tmp = tmp_path / "grades.csv", tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    proc = _cli("--submissions", subs, "--out", out, "--inputs", INPUTS, "--seed", 4, "--timeout", 30, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out.exists() and out.read_text().count("\n") == 2):
-        time.sleep(0.1)
-    time.sleep(1.0)  # e2's conv_forward is asleep in its sandbox now
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=30)
+    args = ("--submissions", subs, "--out", out, "--inputs", INPUTS)
+    proc = _cli(*args, "--seed", 4, "--timeout", 30, env=env)
+    stderr = _interrupt(proc, signal.SIGINT, out, 1)
+    assert proc.returncode == 130 and stderr.count("\n") == 1 and "--resume" in stderr, stderr
+    proc = _cli(*args, "--timeout", 30, "--resume", env=env)
+    stderr = _interrupt(proc, signal.SIGTERM, out, 1)
     assert proc.returncode == 143 and stderr.count("\n") == 1 and "--resume" in stderr, stderr
     assert [r["id"] for r in csv.DictReader(open(out, newline=""))] == ["e1"]
-    assert list(tmp.iterdir()) == []
-    again = _cli("--submissions", subs, "--out", out, "--inputs", INPUTS, "--timeout", 2, "--resume", env=env)
+    assert list(tmp.iterdir()) == []  # no temporary folder left, nor a process holding one
+    again = _cli(*args, "--timeout", 2, "--resume", env=env)
     stdout, stderr = again.communicate(timeout=120)
     assert again.returncode == 0, stderr
     rows = list(csv.DictReader(open(out, newline="")))
     assert [r["id"] for r in rows] == ["e1", "e2", "e3"] and {r["seed"] for r in rows} == {"4"}
     assert rows[1]["code:conv_forward"] == "error: timed out: did not return within 2 s"
-    other = _cli("--submissions", subs, "--out", out, "--inputs", INPUTS, "--seed", 5, "--resume")
+    other = _cli(*args, "--seed", 5, "--resume")
     assert other.communicate(timeout=60)[1].count("\n") == 1 and other.returncode == 2
 
 

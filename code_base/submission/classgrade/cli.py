@@ -45,8 +45,8 @@ def add_parsers(sub):
 
 
 def _grade_class(args):
-    def progress(g):
-        print(f"{g.student_id:12} {g.passed:2d}/{len(COLUMNS)}", flush=True)
+    def progress(sheet):
+        print(f"{sheet.student_id:12} {sheet.passed:2d}/{len(COLUMNS)}", flush=True)
 
     result = grade_class(args.submissions, args.out, inputs=args.inputs, seed=args.seed,
                          timeout=args.timeout, memory_mb=args.memory_mb, feedback=args.feedback,
@@ -60,7 +60,7 @@ def _grade_class(args):
     problems = problems_text(grades)
     if problems:
         print("\n" + problems)
-    perfect = sum(g.passed == len(COLUMNS) for g in grades)
+    perfect = sum(sheet.passed == len(COLUMNS) for sheet in grades)
     print(f"\n{len(grades)} submissions graded in {result.seconds:.1f} s "
           f"({result.seconds / len(grades):.2f} s each), {perfect} passed every check; "
           f"fresh inputs from seed {result.seed}")

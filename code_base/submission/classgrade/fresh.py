@@ -24,7 +24,9 @@ def _tie(x, rng, share=1 / 3):
     """Copy each chosen window's maximum onto another of its cells (2x2 windows, stride 2)."""
     ph, pw = POOL_PARAM["pool_height"], POOL_PARAM["pool_width"]
     N, C, H, W = x.shape
-    windows = x.reshape(N, C, H // ph, ph, W // pw, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H // ph, W // pw, ph * pw)
+    # (N, C, H, W) -> (N, C, H/ph, W/pw, ph*pw): one row per pooling window
+    windows = x.reshape(N, C, H // ph, ph, W // pw, pw).transpose(0, 1, 2, 4, 3, 5)
+    windows = windows.reshape(N, C, H // ph, W // pw, ph * pw)
     chosen = rng.random(windows.shape[:4]) < share
     top = windows.argmax(axis=-1)
     other = (top + rng.integers(1, ph * pw, size=top.shape)) % (ph * pw)

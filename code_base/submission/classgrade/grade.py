@@ -7,7 +7,8 @@ files, then the student's own code_base run on fresh inputs made from the instru
 (:mod:`.run_student`, each call in its own sandbox, :mod:`.sandbox`), graded the same way against
 the instructor's solution: outputs copied or typed in pass the first test and fail the second.
 Each row is appended to grades.csv as soon as it is graded (:mod:`.gradebook`); a feedback text
-per student. SIGINT and SIGTERM end the current sandbox and raise Interrupted; finished rows stay.
+per student. Every step below fills in the student's grade sheet (a StudentGrade, `sheet`) in
+place: its cells, notes and results; grade_submission returns it.
 """
 import dataclasses
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...check.hints import hint_for_call
 from .report import Cell, StudentGrade, cell_from_results
 from ..files import OUTPUT_SHAPES, SubmissionError, file_name, write_folder
 from ..grader import grade
@@ -60,10 +62,10 @@ def _listing(names, limit=3):
     return ", ".join(names[:limit]) + more
 
 
-def _unpack(path, sid, folder, limits, g):
+def _unpack(path, sid, folder, limits, sheet):
     """Extract the student's folder into `folder`; its path, or None with the archive cell set."""
     def refuse(reason):
-        g.cells["archive"] = Cell("error", reason)
+        sheet.cells["archive"] = Cell("error", reason)
         return None
 
     if path.stat().st_size > limits.max_archive_bytes:
@@ -90,16 +92,16 @@ def _unpack(path, sid, folder, limits, g):
         return refuse(f"cannot extract: {type(e).__name__}: {e}")
     if skipped:
         names = [_short(n.split("/", 1)[-1]) for n in skipped]  # relative to the hand-in
-        g.notes.append(f"not extracted (a name this system cannot hold): {_listing(names)}")
+        sheet.notes.append(f"not extracted (a name this system cannot hold): {_listing(names)}")
     if stray:
-        g.notes.append(f"outside {top}/, not graded: {', '.join(stray)}")
+        sheet.notes.append(f"outside {top}/, not graded: {', '.join(stray)}")
     if cifar:
-        g.notes.append(f"CIFAR data (the assignment says not to hand it in), not extracted: {_listing(cifar)}")
-    g.cells["archive"] = Cell("pass", f"{len(files)} files")
+        sheet.notes.append(f"CIFAR data (the assignment says not to hand it in), not extracted: {_listing(cifar)}")
+    sheet.cells["archive"] = Cell("pass", f"{len(files)} files")
     return folder / top
 
 
-def _check_layout(root, g):
+def _check_layout(root, sheet):
     needed = {f"{CODE_DIR}/layers.py": (root / CODE_DIR / "layers.py").is_file(),
               f"{OUTPUT_DIR}/": (root / OUTPUT_DIR).is_dir(), REPORT: (root / REPORT).is_file()}
     missing = [name for name, there in needed.items() if not there]
@@ -110,29 +112,29 @@ def _check_layout(root, g):
         extra += sorted(f"{OUTPUT_DIR}/{p.name}" for p in (root / OUTPUT_DIR).iterdir()
                         if p.name not in expected)
     if extra:
-        g.notes.append(f"extra files, not graded: {', '.join(extra)}")
+        sheet.notes.append(f"extra files, not graded: {', '.join(extra)}")
     if missing:
-        g.cells["layout"] = Cell("fail", "missing " + ", ".join(missing))
+        sheet.cells["layout"] = Cell("fail", "missing " + ", ".join(missing))
     else:
-        g.cells["layout"] = Cell("pass", f"extra: {_listing(extra)}" if extra else "")
+        sheet.cells["layout"] = Cell("pass", f"extra: {_listing(extra)}" if extra else "")
 
 
-def _check_report(root, g):
+def _check_report(root, sheet):
     if not (root / REPORT).is_file():
-        g.cells["report"] = Cell("fail", f"no {REPORT}")
+        sheet.cells["report"] = Cell("fail", f"no {REPORT}")
         return
     try:
-        g.pages = count_pages(root / REPORT)
+        sheet.pages = count_pages(root / REPORT)
     except SubmissionError as e:
-        g.cells["report"] = Cell("fail", str(e).split(": ", 1)[-1])
+        sheet.cells["report"] = Cell("fail", str(e).split(": ", 1)[-1])
         return
     low, high = REPORT_PAGES
-    ok = low <= g.pages <= high
-    pages = f"{g.pages} page{'' if g.pages == 1 else 's'}"
-    g.cells["report"] = Cell("pass" if ok else "fail", pages + ("" if ok else f", not {low}-{high}"))
+    ok = low <= sheet.pages <= high
+    pages = f"{sheet.pages} page{'' if sheet.pages == 1 else 's'}"
+    sheet.cells["report"] = Cell("pass" if ok else "fail", pages + ("" if ok else f", not {low}-{high}"))
 
 
-def _capped_outputs(folder, dest, g):
+def _capped_outputs(folder, dest, sheet):
     """A copy of the expected output files of `folder` that are at most OUTPUT_CAP bytes (checked
     with stat before reading); larger ones are named in a note and graded as missing."""
     shutil.rmtree(dest, ignore_errors=True)
@@ -143,21 +145,22 @@ def _capped_outputs(folder, dest, g):
             continue
         size = path.stat().st_size
         if size > OUTPUT_CAP:
-            g.notes.append(f"{OUTPUT_DIR}/{path.name}: {size} bytes, over the {OUTPUT_CAP} a file may "
+            sheet.notes.append(f"{OUTPUT_DIR}/{path.name}: {size} bytes, over the {OUTPUT_CAP} a file may "
                            "hold; not read")
             continue
         shutil.copyfile(path, dest / path.name)
     return dest
 
 
-def _grade_outputs(root, ctx, g):
+def _grade_outputs(root, ctx, sheet):
     if not (root / OUTPUT_DIR).is_dir():
         for f in FUNCTIONS:
-            g.cells[f"outputs:{f}"] = Cell("fail", f"no {OUTPUT_DIR}/")
+            sheet.cells[f"outputs:{f}"] = Cell("fail", f"no {OUTPUT_DIR}/")
         return
-    g.output_results = grade(ctx.inputs, _capped_outputs(root / OUTPUT_DIR, ctx.work / "capped", g))
+    capped = _capped_outputs(root / OUTPUT_DIR, ctx.work / "capped", sheet)
+    sheet.output_results = grade(ctx.inputs, capped)
     for f in FUNCTIONS:
-        g.cells[f"outputs:{f}"] = cell_from_results(g.output_results, f)
+        sheet.cells[f"outputs:{f}"] = cell_from_results(sheet.output_results, f)
 
 
 def _printed_note(run):
@@ -167,19 +170,11 @@ def _printed_note(run):
 
 
 def _hint(function, inputs, got, expected):
-    """The student check's hint for a failing function, or None."""
-    try:
-        from ...check.hints import hint_for_call
-    except ModuleNotFoundError as e:
-        # TODO(lead, at merge): code_base.check.hints comes from the check branch; once merged,
-        # drop this except clause so that a missing module is an error again.
-        if e.name in ("code_base.check.hints", f"{__package__.rsplit('.', 2)[0]}.check.hints"):
-            return None
-        raise
+    """The student check's hint for a failing function (the same words `check` prints), or None."""
     return hint_for_call(function, inputs, got, expected)
 
 
-def _code_cell(f, run, ctx, g):
+def _code_cell(f, run, ctx, sheet):
     if run.status == "todo":
         return Cell("not implemented", run.message)
     if run.status == "shape":  # an answer, of the wrong shape
@@ -187,36 +182,44 @@ def _code_cell(f, run, ctx, g):
     if run.status != "ok":
         return Cell("error", f"{_LABELS.get(run.status, run.status)}: {run.message}")
     if run.printed_lines:
-        g.notes.append(f"{f} printed to stdout: {run.printed.strip()[:200]!r}")
-    cell = cell_from_results(g.code_results, f, _printed_note(run))
+        sheet.notes.append(f"{f} printed to stdout: {run.printed.strip()[:200]!r}")
+    cell = cell_from_results(sheet.code_results, f, _printed_note(run))
     if not cell.passed:
-        names = [n for n in FUNCTION_OUTPUTS[f]]
-        hint = _hint(f, ctx.fresh_arrays, {n: run.arrays[n] for n in names},
-                     {n: ctx.expected.get(n) for n in names})
+        names = FUNCTION_OUTPUTS[f]
+        hint = _hint(f, ctx.fresh_arrays, {n: run.arrays[n] for n in names if n in run.arrays},
+                     {n: ctx.expected[n] for n in names if n in ctx.expected})
         if hint:
-            g.notes.append(f"hint for {f}: {hint}")
+            sheet.notes.append(f"hint for {f}: {hint}")
     return cell
 
 
-def _grade_code(root, ctx, folder, g):
+def _readable(root):
+    """Folders 0755 and files 0644 whatever the umask: the sandbox's uid is not the grader's."""
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _grade_code(root, ctx, folder, sheet):
     if not (root / CODE_DIR).is_dir():
         for f in FUNCTIONS:
-            g.cells[f"code:{f}"] = Cell("error", f"no {CODE_DIR}/")
+            sheet.cells[f"code:{f}"] = Cell("error", f"no {CODE_DIR}/")
         return
+    _readable(root)
     own_inputs = folder / "inputs.npz"  # this student's own copy, read-only in the sandbox
     shutil.copyfile(ctx.fresh_npz, own_inputs)
     own_inputs.chmod(0o444)
-    g.runs = run_code(root, own_inputs, folder / "runs", ctx.timeout, ctx.memory_mb, ctx.sandboxed)
-    arrays = {name: np.ravel(a) for run in g.runs.values() for name, a in run.arrays.items()}
+    sheet.runs = run_code(root, own_inputs, folder / "runs", ctx.timeout, ctx.memory_mb, ctx.sandboxed)
+    arrays = {name: np.ravel(a) for run in sheet.runs.values() for name, a in run.arrays.items()}
     write_folder(folder / "fresh_outputs", arrays)
-    g.code_results = grade(ctx.fresh_inputs, folder / "fresh_outputs")
-    at_import = next((r.printed_at_import for r in g.runs.values() if r.printed_at_import), "")
+    sheet.code_results = grade(ctx.fresh_inputs, folder / "fresh_outputs")
+    at_import = next((r.printed_at_import for r in sheet.runs.values() if r.printed_at_import), "")
     if at_import:
-        g.notes.append(f"code_base.layers printed at import: {at_import.strip()[:200]!r}")
-    for f, run in g.runs.items():
-        g.cells[f"code:{f}"] = _code_cell(f, run, ctx, g)
+        sheet.notes.append(f"code_base.layers printed at import: {at_import.strip()[:200]!r}")
+    for f, run in sheet.runs.items():
+        sheet.cells[f"code:{f}"] = _code_cell(f, run, ctx, sheet)
     if not ctx.sandboxed:
-        g.notes.append("graded without a sandbox (--no-sandbox)")
+        sheet.notes.append("graded without a sandbox (--no-sandbox)")
 
 
 def _release(root):

@@ -100,9 +100,9 @@ def csv_text(grades):
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["id", "file", *COLUMNS, "passed", "report_pages"])
-    for g in grades:
-        writer.writerow([g.student_id, g.file, *(str(g.cell(c)) for c in COLUMNS), g.passed,
-                         "" if g.pages is None else g.pages])
+    for sheet in grades:
+        writer.writerow([sheet.student_id, sheet.file, *(str(sheet.cell(c)) for c in COLUMNS), sheet.passed,
+                         "" if sheet.pages is None else sheet.pages])
     return buf.getvalue()
 
 
@@ -117,22 +117,22 @@ def grades_table(grades):
     block = " ".join(f"{s:6}" for s in short)
     rows = [" " * len(head) + f"{'outputs, official inputs':{len(block)}} | code, fresh inputs",
             head + block + " | " + block + " | passed"]
-    for g in grades:
-        marks = [f"{_mark(g.cell(c)):6}" for c in COLUMNS]
-        pages = "" if g.pages is None else str(g.pages)
-        rows.append(f"{g.student_id:12} {marks[0]:7} {marks[1]} {marks[2]} {pages:>5} | "
-                    + " ".join(marks[3:9]) + " | " + " ".join(marks[9:]) + f" | {g.passed:2d}/{len(COLUMNS)}")
+    for sheet in grades:
+        marks = [f"{_mark(sheet.cell(c)):6}" for c in COLUMNS]
+        pages = "" if sheet.pages is None else str(sheet.pages)
+        rows.append(f"{sheet.student_id:12} {marks[0]:7} {marks[1]} {marks[2]} {pages:>5} | "
+                    + " ".join(marks[3:9]) + " | " + " ".join(marks[9:]) + f" | {sheet.passed:2d}/{len(COLUMNS)}")
     return "\n".join(rows)
 
 
 def problems_text(grades, width=150):
     """One line per cell that did not pass: id, column, the cell's text (cut to `width`)."""
     lines = []
-    for g in grades:
+    for sheet in grades:
         for column in COLUMNS:
-            cell = g.cell(column)
+            cell = sheet.cell(column)
             if not cell.passed:
-                lines.append(clean(f"{g.student_id:12} {column:25} {cell}")[:width])
+                lines.append(clean(f"{sheet.student_id:12} {column:25} {cell}")[:width])
     return "\n".join(lines)
 
 

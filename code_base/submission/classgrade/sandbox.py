@@ -103,7 +103,8 @@ def probe(work):
     inputs = work / "probe.npz"
     np.savez(inputs, x=np.zeros(1))
     argv = [str(Path(sys.executable).resolve()), "-I", "-S", "-c",
-            f"import sys; sys.path.append('{SITE}'); import numpy; print('ok')"]
+            f"import sys; sys.path.append('{SITE}'); import numpy; "
+            "open('/grader/in_sandbox.py').close(); print('ok')"]
     try:
         done = subprocess.run(bwrap_command(work, inputs, argv), capture_output=True, timeout=60,
                               stdin=subprocess.DEVNULL)
@@ -114,5 +115,7 @@ def probe(work):
         inputs.unlink(missing_ok=True)
     if done.stdout.strip() != b"ok":
         why = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1][:200]
-        raise SandboxUnavailable(f"bwrap cannot make its namespaces here ({why}): run as root or "
-                                 "enable unprivileged user namespaces, or pass --no-sandbox")
+        raise SandboxUnavailable(f"a sandboxed Python cannot start or read NumPy and the runner here "
+                                 f"({why}): bwrap needs root or unprivileged user namespaces, and the "
+                                 "Python, NumPy and code_base files must be world-readable; or pass "
+                                 "--no-sandbox")
