@@ -39,10 +39,27 @@ def test_the_solution_passes_every_check_within_ten_seconds():
 def test_the_committed_expected_values_are_the_solutions_now():
     stored = cases.load_expected()
     fresh = cases.compute_expected()
-    assert sorted(stored) == sorted(fresh) == sorted(cases.CASES)
+    assert sorted(stored) == sorted(fresh) == sorted([*cases.CASES, cases.MISTAKES])
+    mistakes = fresh.pop(cases.MISTAKES)
     for case_id, outputs in fresh.items():
         for name, values in outputs.items():
             np.testing.assert_array_equal(stored[case_id][name], np.array(values), err_msg=case_id)
+    # Every graded case stores what each known mistake gives on it: the released check's hints.
+    graded = [c for c, (function, *_) in cases.CASES.items() if function in calls.FUNCTIONS]
+    assert sorted(mistakes) == sorted(graded)
+    for case_id, found in mistakes.items():
+        assert len(found) >= 1 and len(stored[cases.MISTAKES][case_id]) == len(found), case_id
+        for (hint, outputs), (stored_hint, stored_outputs) in zip(found, stored[cases.MISTAKES][case_id]):
+            assert hint == stored_hint
+            for name, values in outputs.items():
+                np.testing.assert_array_equal(stored_outputs[name], np.array(values), err_msg=case_id)
+
+
+def test_the_released_check_names_mistakes_without_the_code_that_computes_them():
+    # The kit has no mistake_models.py: its hints come from expected.json alone.
+    from code_base.release.allowlist import SHIPPED
+    assert "code_base/check/mistake_models.py" not in SHIPPED
+    assert not any(p.endswith("check/*.py") for p in SHIPPED)
 
 
 def test_the_fixed_cases_are_dyadic_so_their_values_are_exact():
@@ -206,8 +223,8 @@ def test_per_side_padding_fails_with_its_hint(monkeypatch):
                         lambda x, w, b, cp: _conv_loops(x, w, b, cp, per_side=True))
     r = verdict("conv_forward")
     assert r.verdict == "FAIL"
-    assert r.detail.startswith("the assignment's example: x (2, 3, 4, 4), w (3, 3, 4, 4), stride 2, "
-                               "pad 2: out: returned shape (2, 3, 3, 3), expected shape (2, 3, 2, 2)")
+    assert r.detail.startswith("x (2, 3, 5, 5), w (4, 3, 3, 3), stride 1, pad 2: out: returned "
+                               "shape (2, 4, 7, 7), expected shape (2, 4, 5, 5)")
     assert _hint(r) == ("pad is the TOTAL padding: pad=2 means one pixel on each side, "
                         "not pad pixels per side")
 
@@ -399,7 +416,7 @@ def _student(monkeypatch, mistake):
 @pytest.mark.parametrize("mistake, function, start, hint", [
     ("keep-p dropout", "dropout_forward", "x (100, 100), p = 0.3, train and test mode: dropped 0.",
      "p is the probability of DROPPING a unit: you kept a fraction p of them"),
-    ("per-side padding", "conv_forward", "the assignment's example",
+    ("per-side padding", "conv_forward", "x (2, 3, 5, 5), w (4, 3, 3, 3), stride 1, pad 2",
      "pad is the TOTAL padding: pad=2 means one pixel on each side, not pad pixels per side"),
     ("per-side padding", "conv_backward", "x (2, 2, 5, 5), w (3, 2, 3, 3), stride 2, pad 2: rel error",
      "pad is the TOTAL padding: pad=2 means one pixel on each side, not pad pixels per side"),

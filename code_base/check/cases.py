@@ -16,7 +16,7 @@ import numpy as np
 from . import calls
 
 __all__ = ["EXPECTED_PATH", "CASES", "dyadic", "case_inputs", "run_case", "compute_expected",
-           "write_expected", "ExpectedMissing", "load_expected"]
+           "write_expected", "ExpectedMissing", "load_expected", "MISTAKES"]
 
 EXPECTED_PATH = Path(__file__).with_name("expected.json")
 
@@ -91,14 +91,26 @@ def case_inputs(case_id):
     return function, make(), params, text
 
 
+MISTAKES = "#mistakes"  # the key of the known mistakes' outputs on the graded cases
+
+
+def _listed(outputs):
+    return {name: np.asarray(a, dtype=np.float64).tolist() for name, a in sorted(outputs.items())}
+
+
 def compute_expected():
-    """{case id: {output name: nested list}} computed by this package's (the solution's) code."""
-    expected = {}
+    """{case id: {output name: nested list}} computed by this package's (the solution's) code,
+    and under MISTAKES {case id: [[hint, outputs]]}: what each known mistake gives on the case
+    (so that the released check names a mistake without the code that computes one)."""
+    from .mistake_models import variants  # the solution's; the release does not ship it
+    expected, mistakes = {}, {}
     for case_id in CASES:
         function, inputs, params, _ = case_inputs(case_id)
-        outputs = run_case(function, inputs, params)
-        expected[case_id] = {name: np.asarray(a, dtype=np.float64).tolist()
-                             for name, a in sorted(outputs.items())}
+        expected[case_id] = _listed(run_case(function, inputs, params))
+        if function in calls.FUNCTIONS:
+            mistakes[case_id] = [[hint, _listed(values)]
+                                 for hint, values in variants(function, inputs, params)]
+    expected[MISTAKES] = mistakes
     return expected
 
 
@@ -125,5 +137,10 @@ def load_expected(path=EXPECTED_PATH):
     except (OSError, ValueError) as e:
         raise ExpectedMissing(f"{path}: cannot read the fixed cases' expected values "
                               f"({getattr(e, 'strerror', None) or e}); restore it from the release") from None
-    return {case_id: {name: np.array(v, dtype=np.float64) for name, v in outputs.items()}
-            for case_id, outputs in data.items()}
+    def arrays(outputs):
+        return {name: np.array(v, dtype=np.float64) for name, v in outputs.items()}
+
+    expected = {case_id: arrays(outputs) for case_id, outputs in data.items() if case_id != MISTAKES}
+    expected[MISTAKES] = {case_id: [(hint, arrays(outputs)) for hint, outputs in found]
+                          for case_id, found in data.get(MISTAKES, {}).items()}
+    return expected

@@ -21,7 +21,7 @@ __all__ = ["Leak", "secrets", "scan"]
 NUMBER = r"-?\d+\.\d{6,}(?:e[-+]?\d+)?"  # a value written with six decimals or more
 MIN_CHARS = 16  # shorter lines (`return dx`, `N = x.shape[0]`) say nothing of an answer
 SOURCES = ("code_base/fast/*.py", "code_base/submission/classgrade/mistakes.py",
-           "code_base/submission/classgrade/synthetic.py")
+           "code_base/submission/classgrade/synthetic.py", "code_base/check/mistake_models.py")
 CONFIGS = ("configs/best.json", "runs/best/config.json")
 
 
