@@ -13,7 +13,8 @@ b"CGR1", header length and data length (4-byte big-endian each), a JSON header
 The process then ends at once (os._exit), whatever threads the student's code left running.
 
 This module imports only the standard library (NumPy after the limits): it runs outside the
-package. The grader also imports it, for CALLS, the assignment's calls of the six functions.
+package.  The calls themselves are code_base/check/calls.py, bound read-only beside this script
+(config["calls"] names it), the same calls `python -m code_base.check` makes.
 """
 import contextlib
 import importlib
@@ -28,54 +29,14 @@ import traceback
 MAGIC = b"CGR1"
 
 
-def _conv_forward(m, a, params):
-    x, w, b = a["conv_forward_in_x"], a["conv_forward_in_w"], a["conv_forward_in_b"]
-    out, _ = m.conv_forward(x, w, b, dict(params["conv_forward"]))
-    return {"conv_forward_out": out}
-
-
-def _conv_backward(m, a, params):
-    x, w, b = a["conv_backward_in_x"], a["conv_backward_in_w"], a["conv_backward_in_b"]
-    _, cache = m.conv_forward(x, w, b, dict(params["conv_backward"]))
-    dx, dw, db = m.conv_backward(a["conv_backward_in_dout"], cache)
-    return {"conv_backward_out_dx": dx, "conv_backward_out_dw": dw, "conv_backward_out_db": db}
-
-
-def _max_pool_forward(m, a, params):
-    out, _ = m.max_pool_forward(a["maxpool_forward_in_x"], dict(params["pool"]))
-    return {"maxpool_forward_out": out}
-
-
-def _max_pool_backward(m, a, params):
-    _, cache = m.max_pool_forward(a["maxpool_backward_in_x"], dict(params["pool"]))
-    return {"maxpool_backward_out": m.max_pool_backward(a["maxpool_backward_in_dout"], cache)}
-
-
-def _dropout_forward(m, a, params):
-    p = params["dropout_forward_p"]
-    return {f"dropout_forward_out_{mode}": m.dropout_forward(a["dropout_forward_in_x"].copy(),
-                                                             {"mode": mode, "p": p})[0]
-            for mode in ("train", "test")}
-
-
-def _dropout_backward(m, a, params):
-    p, out = params["dropout_backward_p"], {}
-    for mode in ("train", "test"):
-        _, cache = m.dropout_forward(a["dropout_backward_in_x"].copy(), {"mode": mode, "p": p})
-        out[f"dropout_backward_out_{mode}"] = m.dropout_backward(a["dropout_backward_in_dout"].copy(),
-                                                                 cache)
-    return out
-
-
-# function -> (the module attributes it needs, the assignment's call: (module, inputs, params) -> outputs)
-CALLS = {
-    "conv_forward": (("conv_forward",), _conv_forward),
-    "conv_backward": (("conv_forward", "conv_backward"), _conv_backward),
-    "max_pool_forward": (("max_pool_forward",), _max_pool_forward),
-    "max_pool_backward": (("max_pool_forward", "max_pool_backward"), _max_pool_backward),
-    "dropout_forward": (("dropout_forward",), _dropout_forward),
-    "dropout_backward": (("dropout_forward", "dropout_backward"), _dropout_backward),
-}
+def load_calls(path):
+    """code_base/check/calls.py, the assignment's six calls written once for the check and the
+    grader, loaded by file path (the package itself is not importable in the sandbox)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("assignment_calls", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Capture(io.TextIOBase):
@@ -162,7 +123,8 @@ def _shape_problem(arrays, shapes):
 
 
 def _call(module, verdict, config, root, inputs):
-    needs, call = CALLS[config["function"]]
+    calls, function = load_calls(config["calls"]), config["function"]
+    needs = calls.NEEDS[function]
     missing = [name for name in needs if not callable(getattr(module, name, None))]
     if missing:
         return {**verdict, "status": "missing", "message": "code_base.layers has no " + " or ".join(missing)}, {}
@@ -175,7 +137,7 @@ def _call(module, verdict, config, root, inputs):
     during_call, start = Capture(), time.perf_counter()
     try:
         with contextlib.redirect_stdout(during_call):
-            outputs = call(module, inputs, config["params"])
+            outputs = calls.call(module, function, inputs, params=config["params"])
             arrays = {name: np.ascontiguousarray(value, dtype="<f8") for name, value in outputs.items()}
     except NotImplementedError as e:
         return {**verdict, "status": "todo", "message": describe(e, root),

@@ -65,7 +65,7 @@ class CodeRun:
 
 
 def assignment_params():
-    """The assignment's parameters of the six calls (code_base/submission/compute.py), for CALLS."""
+    """The assignment's parameters of the six calls (code_base/submission/compute.py)."""
     return {"conv_forward": CONV_FORWARD_PARAM, "conv_backward": CONV_BACKWARD_PARAM,
             "pool": POOL_PARAM, "dropout_forward_p": DROPOUT_FORWARD_P,
             "dropout_backward_p": DROPOUT_BACKWARD_P}
@@ -203,6 +203,7 @@ def _from_verdict(function, verdict, arrays):
 def _config(root, function, inputs, memory_mb, timeout, sandboxed, site):
     return {"root": "/student" if sandboxed else str(Path(root).resolve()),
             "paths": [sandbox.SITE if sandboxed else str(site)], "function": function,
+            "calls": sandbox.calls_path(sandboxed),
             "inputs": "/io/inputs.npz" if sandboxed else str(inputs), "params": assignment_params(),
             "shapes": {n: OUTPUT_SHAPES[n] for n in FUNCTION_OUTPUTS[function]},
             "memory_bytes": memory_mb * MiB, "cpu_seconds": int(timeout) + 2,

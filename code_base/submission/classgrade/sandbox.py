@@ -31,6 +31,7 @@ TMP_BYTES = 32 << 20  # the call's private /tmp
 MAX_PROCESSES = 16  # processes (threads count too) the call's uid may have at once
 SITE = "/site"
 RUNNER = Path(__file__).with_name("in_sandbox.py")
+CALLS = Path(__file__).resolve().parents[2] / "check" / "calls.py"  # standalone: no imports
 
 
 class SandboxUnavailable(RuntimeError):
@@ -40,6 +41,11 @@ class SandboxUnavailable(RuntimeError):
 def runner_path(sandboxed):
     """Where in_sandbox.py is, as the running process sees it."""
     return "/grader/in_sandbox.py" if sandboxed else str(RUNNER)
+
+
+def calls_path(sandboxed):
+    """Where check/calls.py is, as the running process sees it."""
+    return "/grader/calls.py" if sandboxed else str(CALLS)
 
 
 def sandbox_uid():
@@ -78,6 +84,7 @@ def bwrap_command(student_root, inputs_npz, argv):
     for folder in numpy_folders():
         args += _bind(f"{SITE}/{folder.name}", folder)
     args += _bind("/grader/in_sandbox.py", RUNNER)
+    args += _bind("/grader/calls.py", CALLS)
     args += _bind("/student", Path(student_root).resolve())
     args += _bind("/io/inputs.npz", Path(inputs_npz).resolve())
     env = {"PATH": "/usr/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",

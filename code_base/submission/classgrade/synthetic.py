@@ -13,7 +13,7 @@ import shutil
 import types
 from pathlib import Path
 
-from .in_sandbox import CALLS
+from ...check import calls
 from ..files import INPUT_SHAPES, load_folder, write_folder
 from ..handin import CODE_DIR, OUTPUT_DIR, REPORT, student_id
 from ..packer import handin_members, write_zip
@@ -37,14 +37,15 @@ def report_pdf(pages=1):
 
 def student_outputs(source, inputs):
     """The outputs that the layers.py text `source` gives on the `name -> array` inputs, by the
-    assignment's calls (in_sandbox.CALLS), run in this process: for the trusted synthetic code only."""
+    assignment's calls (check/calls.py), run in this process: for the trusted synthetic code only."""
     module = types.ModuleType("synthetic_student_layers")
     exec(compile(source, "layers.py", "exec"), module.__dict__)
     params = assignment_params()
     outputs = {}
-    for needs, call in CALLS.values():
+    for function, needs in calls.NEEDS.items():
         if all(hasattr(module, name) for name in needs):  # no outputs for functions not written
-            outputs.update(call(module, {k: v.copy() for k, v in inputs.items()}, params))
+            copies = {k: v.copy() for k, v in inputs.items()}
+            outputs.update(calls.call(module, function, copies, params=params))
     return outputs
 
 
