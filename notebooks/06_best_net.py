@@ -232,14 +232,12 @@ plt.show()
 # Finally, a short run of the same training code with the chosen configuration, cut to 100
 # updates (6,400 images, well under a minute), into a temporary folder. It goes through everything
 # the full run does — data, input scaling, augmentation, the schedule, evaluation on the 2,000
-# test images, the saved files — and already classifies most test images correctly. (It keeps the
-# best-validation parameters rather than reading a checkpoint back.) The progress bar shows the
-# run while it trains; the run's own log is kept in `log` rather than printed.
+# test images, the saved files — and already classifies most test images correctly. The progress
+# bar shows the run while it trains; the run's own log is kept in `log` rather than printed.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-short_config = training.resolve_config(
-    {**config, "solver": {**config["solver"], "keep": "best", "checkpoint_every": None}})
+short_config = training.resolve_config(config)
 with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / "short"
     log, epoch_lines = [], io.StringIO()

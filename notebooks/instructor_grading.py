@@ -81,9 +81,10 @@ Table(["id", "check", "why"],
 # %% [markdown]
 # Each row of `grades.csv` holds the ID, one cell per check ("pass", "fail: why" for a wrong answer,
 # "error: why" when there was nothing to grade), the number passed and the report's page count, and
-# every student gets a feedback text with the grader's full tables. The per-function processes limit
-# mistakes, not malice: they are **not a security sandbox**, so a class of untrusted hand-ins is graded
-# inside a container or a throwaway VM (see the README).
+# every student gets a feedback text with the grader's full tables. Each function call runs in its
+# own bubblewrap sandbox (see docs/grading.md): no student can change another's inputs or grade, and
+# none passes with code that is not its own; a VM or container stays the outer wall for a machine you
+# must not trust at all.
 
 # %%
 feedback = (class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0]
