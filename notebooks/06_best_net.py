@@ -237,7 +237,8 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-short_config = training.resolve_config(config)
+short_config = training.resolve_config(  # 100 updates need no checkpoints
+    {**config, "solver": {**config["solver"], "checkpoint_every": None}})
 with tempfile.TemporaryDirectory() as tmp:
     out = Path(tmp) / "short"
     log, epoch_lines = [], io.StringIO()

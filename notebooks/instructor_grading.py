@@ -60,7 +60,10 @@ status = subprocess.run(command, cwd=ROOT, capture_output=True, text=True).retur
 with open(work / "grades.csv", newline="") as f:
     grades = list(csv.DictReader(f))
 print(f"grade-class exit status {status}; {len(grades)} students graded")
-checks = [c for c in grades[0] if c not in ("id", "file", "passed", "report_pages")]
+# Besides the 15 checks, each row records how it was graded: the release the hand-in names,
+# the fresh inputs' seed and hash, and the sandbox that ran the student's code.
+about = ("id", "file", "passed", "report_pages", "release", "seed", "inputs", "sandbox")
+checks = [c for c in grades[0] if c not in about]
 display(Table(["id"] + [c.replace(":", " ") for c in checks] + ["passed"],
               [[g["id"]] + [g[c].split(":")[0].split(" (")[0] for c in checks] + [g["passed"]] for g in grades],
               caption="grades.csv, one word per check (the full text is in the file)"))
@@ -90,7 +93,8 @@ Table(["id", "check", "why"],
 feedback = (class_dir / "feedback" / "e1000003h.txt").read_text().split("\n\nYour output_files")[0]
 heading, *lines = feedback.splitlines()
 print(heading)  # the rest of the text, one line per check, shown as a table:
-Table(["check", "result"], [line.split(maxsplit=1) for line in lines if line.strip()])
+rows = [line.split(maxsplit=1) for line in lines if line.strip()]
+Table(["check", "result"], [r for r in rows if len(r) == 2])  # headings such as "Notes:" aside
 
 # %%
 shutil.rmtree(work)
