@@ -161,4 +161,5 @@ def test_verify():
     lines = out.getvalue().splitlines()
     steps = [line for line in lines if line.startswith(("PASS", "FAIL"))]
     assert ok, out.getvalue()
-    assert len(steps) == 9 and all(line.startswith("PASS") for line in steps), out.getvalue()
+    assert len(steps) == 10 and all(line.startswith("PASS") for line in steps), out.getvalue()
+    assert "11 mistakes of the synthetic class: check and grade-class agree" in out.getvalue()

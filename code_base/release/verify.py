@@ -30,6 +30,7 @@ from typing import NamedTuple
 from ..check.manifest import TASKS
 from .allowlist import MADE, SHIPPED, STUDENT_NOTEBOOKS
 from .build import REPO, build, kit_files
+from .class_mistakes import class_mistakes
 from .scan import scan
 from .stubs import _find, release_source
 from .tools import (StepFailed, check_lines, check_says, code_cells, grades_for_stubs, grades_full,
@@ -206,7 +207,8 @@ def verify(keep=None, notebooks="all", out=sys.stdout):
     if notebooks == "all":
         steps.append(("4 filled: notebooks", lambda: run_notebooks(kit)))
     steps += [("4 filled: run + pack + grade-class", lambda: grades_full(kit, base / "filled")),
-              ("5 mistakes: check + grade-class", lambda: plant_mistakes(kit, base / "mistakes"))]
+              ("5 mistakes: check + grade-class", lambda: plant_mistakes(kit, base / "mistakes")),
+              ("5 the class's mistakes: agree", lambda: class_mistakes(kit, base / "class"))]
     ok = True
     try:
         for name, step in steps:
