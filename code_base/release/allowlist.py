@@ -27,7 +27,7 @@ SHIPPED = (
     "LICENSE", "NOTICE.md", "requirements.txt", "pyproject.toml", "jupytext.toml",
     "jupyter-config/jupyter_server_config.py", "jupyter-config/labconfig/*.json",
     "tools/lab.sh", "tools/notebook_clean.py",
-    "notebooks/jupytext.toml",
+    "notebooks/jupytext.toml", "notebooks/sanitize.cfg",  # the kit's pytest runs the chapters
 )
 
 # Chapters shipped as .py (SOLUTION-ONLY cells dropped) plus a paired .ipynb without outputs.
