@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check that every notebook source notebooks/*.py (py:percent) and its paired .ipynb (the
-# executed copy) agree, and that no committed output shows CIFAR pixels.
+# executed copy) agree, that no committed output shows CIFAR pixels, and that each was executed
+# with the inputs it has now (tools/notebook_inputs.py).
 #
 #   bash tools/check_notebook_sync.sh          # exit 0 when in sync, 1 otherwise
 #
@@ -79,3 +80,18 @@ if problems:
     sys.exit(1)
 print(f"{len(sources)} notebooks in sync")
 EOF
+
+# Every committed notebook was executed with the inputs it has now (its hash in the .ipynb, see
+# tools/notebook_inputs.py), so `make all` on a fresh clone executes none of them again and leaves
+# git status clean whatever the machine's BLAS.
+stale=()
+for source in notebooks/*.py; do
+    if ! python tools/notebook_inputs.py current "$source"; then
+        stale+=("$source")
+    fi
+done
+if [ ${#stale[@]} -gt 0 ]; then
+    echo "error: ${stale[*]}: executed before its inputs last changed (python tools/notebook_inputs.py explain NAME lists them); run 'make notebooks' and commit" >&2
+    exit 1
+fi
+echo "every notebook's inputs are those it was executed with"
