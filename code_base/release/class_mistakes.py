@@ -10,11 +10,13 @@ graded function, the check's PASS must be grade-class's "pass" and anything else
 
 import csv
 import shutil
+import subprocess
+import sys
 
 from ..check import calls
 from ..submission.classgrade.mistakes import MISTAKES, layers_source
 from .build import REPO
-from .tools import StepFailed, check_lines, code_cells, run_python
+from .tools import StepFailed, child_env, check_lines, code_cells, run_python
 
 __all__ = ["CLASS_TIMEOUT", "class_mistakes"]
 
@@ -48,20 +50,29 @@ def class_mistakes(kit, work):
     hand_in = work / "submissions"
     hand_in.mkdir()
     kits = _mistaken_kits(kit, work)
-    verdicts = {}
     for sid, (name, copy) in kits.items():
-        _, lines = check_lines(copy)
-        verdicts[sid] = {f: lines.get(f, "").split()[:1] == ["PASS"] for f in calls.FUNCTIONS}
         # Zipped by the solution's packer: a mistaken layers.py may break the kit's own imports.
         proc = run_python(["-c", ZIP_FROM, str(hand_in / f"{sid}.zip"), sid, str(copy)], REPO, REPO)
         if proc.returncode:
             raise StepFailed(f"{name}: zipping the hand-in failed")
     grades = work / "grades.csv"
-    proc = run_python(["-m", "code_base.submission", "grade-class", "--submissions", str(hand_in),
-                       "--out", str(grades), "--inputs", str(REPO / "input_files"),
-                       "--timeout", str(CLASS_TIMEOUT)], REPO, REPO, timeout=600)
-    if proc.returncode or not grades.exists():
-        raise StepFailed(f"grade-class on the synthetic class's mistakes: exit {proc.returncode}")
+    # grade-class grades the class while the kit's check judges each copy (two cores: together).
+    grading = subprocess.Popen(
+        [sys.executable, "-m", "code_base.submission", "grade-class", "--submissions", str(hand_in),
+         "--out", str(grades), "--inputs", str(REPO / "input_files"), "--timeout", str(CLASS_TIMEOUT)],
+        cwd=REPO, env=child_env(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        verdicts = {}
+        for sid, (name, copy) in kits.items():
+            _, lines = check_lines(copy)
+            verdicts[sid] = {f: lines.get(f, "").split()[:1] == ["PASS"] for f in calls.FUNCTIONS}
+        status = grading.wait(timeout=600)
+    finally:
+        if grading.poll() is None:
+            grading.kill()
+            grading.wait()
+    if status or not grades.exists():
+        raise StepFailed(f"grade-class on the synthetic class's mistakes: exit {status}")
     with open(grades, newline="") as f:
         rows = {row["id"]: row for row in csv.DictReader(f)}
     differ = []

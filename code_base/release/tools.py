@@ -24,7 +24,8 @@ class StepFailed(Exception):
     """A step's one-line reason."""
 
 
-def _env(pythonpath):
+def child_env(pythonpath):
+    """The environment of a kit tool run in its own process: PYTHONPATH, one BLAS thread."""
     env = dict(os.environ, PYTHONPATH=str(pythonpath), OPENBLAS_NUM_THREADS="1",
                MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     return env
@@ -32,7 +33,7 @@ def _env(pythonpath):
 
 def run_python(args, cwd, pythonpath, timeout=TIMEOUT):
     """`python ARGS` in cwd with PYTHONPATH=pythonpath; CompletedProcess (text)."""
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=_env(pythonpath), text=True,
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=child_env(pythonpath), text=True,
                           capture_output=True, timeout=timeout)
 
 
