@@ -14,14 +14,13 @@ import pytest
 from fractions import Fraction
 
 from code_base import layers
-from code_base.check import reference
+from code_base.check import calls, reference
 from code_base.gradient_check import rel_error
 from code_base.submission import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DEFAULT_INPUT_SEED, GRID,
                                   INPUT_BOUND, INPUT_SHAPES, OUTPUT_SHAPES, MissingFileError,
                                   SubmissionError, compute_deterministic, drop_bound, format_array,
                                   grade, load_folder, make_inputs, parse_values, results_table, run,
                                   write_folder)
-from code_base.submission.compute import conv_forward_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 VALUE = r'-?\d\.\d{18}e[+-]\d{2,3}'  # '%.18e': 19 significant figures
@@ -116,7 +115,9 @@ def test_run_uses_the_assignment_calls(inputs_dir, good_dir):
 def test_conv_forward_matches_the_worked_example():
     x, w, b, conv_param, expected = reference.conv_forward_example()
     assert CONV_FORWARD_PARAM == conv_param
-    assert rel_error(conv_forward_outputs(x, w, b), expected) < reference.TOLERANCE
+    got = calls.call(layers, "conv_forward", {"conv_forward_in_x": x, "conv_forward_in_w": w,
+                                              "conv_forward_in_b": b})["conv_forward_out"]
+    assert rel_error(got, expected) < reference.TOLERANCE
 
 
 def drop_file(folder):

@@ -62,40 +62,13 @@ def make_inputs(seed=DEFAULT_INPUT_SEED):
     return arrays
 
 
-def conv_forward_outputs(x, w, b):
-    out, _ = layers.conv_forward(x, w, b, CONV_FORWARD_PARAM)
-    return out
-
-
-def conv_backward_outputs(x, w, b, dout):
-    _, cache = layers.conv_forward(x, w, b, CONV_BACKWARD_PARAM)
-    return layers.conv_backward(dout, cache)
-
-
-def maxpool_forward_outputs(x):
-    out, _ = layers.max_pool_forward(x, POOL_PARAM)
-    return out
-
-
-def maxpool_backward_outputs(x, dout):
-    _, cache = layers.max_pool_forward(x, POOL_PARAM)
-    return layers.max_pool_backward(dout, cache)
-
-
 def compute_deterministic(inputs):
-    """Convolution and max-pool outputs (`name -> array`) from the `name -> array` inputs."""
-    dx, dw, db = conv_backward_outputs(inputs['conv_backward_in_x'], inputs['conv_backward_in_w'],
-                                       inputs['conv_backward_in_b'], inputs['conv_backward_in_dout'])
-    return {
-        'conv_forward_out': conv_forward_outputs(inputs['conv_forward_in_x'], inputs['conv_forward_in_w'],
-                                                 inputs['conv_forward_in_b']),
-        'conv_backward_out_dx': dx,
-        'conv_backward_out_dw': dw,
-        'conv_backward_out_db': db,
-        'maxpool_forward_out': maxpool_forward_outputs(inputs['maxpool_forward_in_x']),
-        'maxpool_backward_out': maxpool_backward_outputs(inputs['maxpool_backward_in_x'],
-                                                         inputs['maxpool_backward_in_dout']),
-    }
+    """Convolution and max-pool outputs (`name -> array`) from the `name -> array` inputs, by the
+    assignment's calls (check.calls: the same calls the check and the class grader make)."""
+    outputs = {}
+    for function in ("conv_forward", "conv_backward", "max_pool_forward", "max_pool_backward"):
+        outputs.update(calls.call(layers, function, inputs))
+    return outputs
 
 
 def _dropout_forward_outputs(inputs, rng):
