@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..check.manifest import TASKS
-from .stubs import _find
+from ..check.stubs import find_function
 
 __all__ = ["Leak", "secrets", "scan"]
 
@@ -45,7 +45,7 @@ def _lines(text):
 def _stubbed_bodies(root):
     for t in TASKS:
         text = (root / t.path).read_text(encoding="utf-8")
-        node = _find(ast.parse(text), t.qualname)
+        node = find_function(ast.parse(text), t.qualname)
         lines = text.splitlines()
         doc = 1 if isinstance(node.body[0], ast.Expr) else 0
         body = node.body[doc + t.keep:]

@@ -17,6 +17,7 @@ import ast
 import textwrap
 
 from ..check.manifest import stub_message
+from ..check.stubs import find_function
 
 __all__ = ["ManifestError", "release_source", "is_fast_dispatch"]
 
@@ -62,17 +63,6 @@ def _drop_fast(text, path):
     return "".join(_delete(lines, ranges))
 
 
-def _find(tree, qualname):
-    node = tree
-    for part in qualname.split("."):
-        found = [n for n in getattr(node, "body", [])
-                 if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part]
-        if not found:
-            return None
-        node = found[-1]
-    return node if isinstance(node, ast.FunctionDef) else None
-
-
 def _stub_lines(task, indent, width=99):
     pad = " " * indent
     lines = []
@@ -90,7 +80,7 @@ def _stub(text, tasks, path):
     tree = ast.parse(text, path)
     edits = []
     for task in tasks:
-        node = _find(tree, task.qualname)
+        node = find_function(tree, task.qualname)
         if node is None:
             raise ManifestError(f"manifest: {task.name} names {task.qualname} in {task.path}, "
                                 f"which has no such function")

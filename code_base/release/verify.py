@@ -32,7 +32,8 @@ from .allowlist import MADE, SHIPPED, STUDENT_NOTEBOOKS
 from .build import REPO, build, kit_files
 from .class_mistakes import class_mistakes
 from .scan import scan
-from .stubs import _find, release_source
+from ..check.stubs import find_function
+from .stubs import release_source
 from .tools import (StepFailed, check_lines, check_says, code_cells, grades_for_stubs, grades_full,
                     pack_and_grade, run_notebooks)
 
@@ -118,7 +119,7 @@ def fill(kit, root=REPO):
         src = solution.splitlines(keepends=True)
         edits = []
         for t in (t for t in TASKS if t.path == path):
-            stub, real = _find(tree, t.qualname), _find(full, t.qualname)
+            stub, real = find_function(tree, t.qualname), find_function(full, t.qualname)
             edits.append((stub.lineno - 1, stub.end_lineno, src[real.lineno - 1 : real.end_lineno]))
         for start, stop, new in sorted(edits, reverse=True):
             lines[start:stop] = new

@@ -27,11 +27,12 @@ __all__ = ["CONV_FORWARD_PARAM", "CONV_BACKWARD_PARAM", "POOL_PARAM", "DROPOUT_F
            "INPUT_BOUND", "make_inputs", "compute_deterministic", "compute_dropout", "compute_each",
            "compute_outputs", "run", "summary_table"]
 
-CONV_FORWARD_PARAM = {'stride': 2, 'pad': 2}
-CONV_BACKWARD_PARAM = {'stride': 1, 'pad': 2}
-POOL_PARAM = {'pool_height': 2, 'pool_width': 2, 'stride': 2}
-DROPOUT_FORWARD_P = 0.3
-DROPOUT_BACKWARD_P = 0.8
+# The assignment's parameters, as its calls (check.calls) make them.
+CONV_FORWARD_PARAM = calls.PARAMS["conv_forward"]
+CONV_BACKWARD_PARAM = calls.PARAMS["conv_backward"]
+POOL_PARAM = calls.PARAMS["pool"]
+DROPOUT_FORWARD_P = calls.PARAMS["dropout_forward_p"]
+DROPOUT_BACKWARD_P = calls.PARAMS["dropout_backward_p"]
 DEFAULT_INPUT_SEED = 2017
 DEFAULT_DROPOUT_SEED = 0
 GRID = 2.0 ** -16  # every input value is a multiple of GRID ...

@@ -27,14 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compute import (CONV_BACKWARD_PARAM, CONV_FORWARD_PARAM, DROPOUT_BACKWARD_P,
-                      DROPOUT_FORWARD_P, POOL_PARAM)
+from ...check import calls
 from ..files import OUTPUT_SHAPES
 from ..handin import FUNCTION_OUTPUTS, FUNCTIONS
 from . import cgroups, sandbox
 from .in_sandbox import MAGIC
 
-__all__ = ["CodeRun", "assignment_params", "run_function", "run_code", "parse_frame", "RESULT_LIMIT"]
+__all__ = ["CodeRun", "run_function", "run_code", "parse_frame", "RESULT_LIMIT"]
 
 MiB = 1 << 20
 FILE_LIMIT = 8 * MiB  # what a call may write to one file, its stdout and stderr included
@@ -62,13 +61,6 @@ class CodeRun:
     seconds: float = 0.0
     module: str = ""
     arrays: dict = dataclasses.field(default_factory=dict)
-
-
-def assignment_params():
-    """The assignment's parameters of the six calls (code_base/submission/compute.py)."""
-    return {"conv_forward": CONV_FORWARD_PARAM, "conv_backward": CONV_BACKWARD_PARAM,
-            "pool": POOL_PARAM, "dropout_forward_p": DROPOUT_FORWARD_P,
-            "dropout_backward_p": DROPOUT_BACKWARD_P}
 
 
 def parse_frame(data, function):
@@ -204,7 +196,7 @@ def _config(root, function, inputs, memory_mb, timeout, sandboxed, site):
     return {"root": "/student" if sandboxed else str(Path(root).resolve()),
             "paths": [sandbox.SITE if sandboxed else str(site)], "function": function,
             "calls": sandbox.calls_path(sandboxed),
-            "inputs": "/io/inputs.npz" if sandboxed else str(inputs), "params": assignment_params(),
+            "inputs": "/io/inputs.npz" if sandboxed else str(inputs), "params": calls.PARAMS,
             "shapes": {n: OUTPUT_SHAPES[n] for n in FUNCTION_OUTPUTS[function]},
             "memory_bytes": memory_mb * MiB, "cpu_seconds": int(timeout) + 2,
             "file_bytes": FILE_LIMIT, "max_processes": sandbox.MAX_PROCESSES}

@@ -17,7 +17,6 @@ from ...check import calls
 from ..files import INPUT_SHAPES, load_folder, write_folder
 from ..handin import CODE_DIR, OUTPUT_DIR, REPORT, student_id
 from ..packer import handin_members, write_zip
-from .run_student import assignment_params
 from .mistakes import MISTAKES, layers_source
 
 __all__ = ["report_pdf", "student_outputs", "write_project", "zip_project", "make_class"]
@@ -40,12 +39,11 @@ def student_outputs(source, inputs):
     assignment's calls (check/calls.py), run in this process: for the trusted synthetic code only."""
     module = types.ModuleType("synthetic_student_layers")
     exec(compile(source, "layers.py", "exec"), module.__dict__)
-    params = assignment_params()
     outputs = {}
     for function, needs in calls.NEEDS.items():
         if all(hasattr(module, name) for name in needs):  # no outputs for functions not written
             copies = {k: v.copy() for k, v in inputs.items()}
-            outputs.update(calls.call(module, function, copies, params=params))
+            outputs.update(calls.call(module, function, copies))  # the assignment's parameters
     return outputs
 
 
